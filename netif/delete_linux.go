@@ -1,0 +1,168 @@
+package netif
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/vishvananda/netlink"
+)
+
+// Delete closes the files [Link.Open] returned that are still open and
+// deletes the device. A device already gone, or replaced by another device
+// of the same name (different ifindex), is not an error.
+func (l *Link) Delete(ctx context.Context) error {
+	l.closeFiles()
+	err := deleteLink(ctx, l.Netns, l.Name, l.Index)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // the namespace is gone, and the device with it
+	}
+	return newOpError("delete", l.Name, err)
+}
+
+// DeleteLink deletes the nicplug-owned device name in the namespace at
+// netns ("" = the caller's). A missing device is not an error; a device
+// without nicplug's owner tag is left alone ([ErrNotOwned]).
+func DeleteLink(ctx context.Context, netns, name string) error {
+	if err := validateName("device", name); err != nil {
+		return newOpError("delete", name, err)
+	}
+	return newOpError("delete", name, deleteLink(ctx, netns, name, 0))
+}
+
+func deleteLink(ctx context.Context, nsPath, name string, index int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ns, err := openNetns(nsPath)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	h, err := ns.handle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return deleteOwned(h, name, index)
+}
+
+// deleteOwned deletes name if it carries nicplug's tag (and has ifindex
+// index, unless 0).
+func deleteOwned(h *netlink.Handle, name string, index int) error {
+	nl, err := h.LinkByName(name)
+	if err != nil {
+		if linkNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("look up %q: %w", name, err)
+	}
+	if index != 0 && nl.Attrs().Index != index {
+		return nil
+	}
+	if _, ok := ParseOwner(nl.Attrs().Alias); !ok {
+		return fmt.Errorf("%q (alias %q): %w", name, nl.Attrs().Alias, ErrNotOwned)
+	}
+	if err := h.LinkDel(nl); err != nil && !linkNotFound(err) {
+		return fmt.Errorf("delete %q: %w", name, err)
+	}
+	return nil
+}
+
+// ListOwned returns the devices in the namespace at netns ("" = the
+// caller's) that carry nicplug's owner tag.
+func ListOwned(ctx context.Context, netns string) ([]*Link, error) {
+	links, err := listOwned(ctx, netns)
+	return links, newOpError("list", "", err)
+}
+
+// listAttempts bounds retries of a link dump the kernel interrupted.
+const listAttempts = 5
+
+func listOwned(ctx context.Context, nsPath string) ([]*Link, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ns, err := openNetns(nsPath)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	h, err := ns.handle()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	var all []netlink.Link
+	for attempt := 1; ; attempt++ {
+		all, err = h.LinkList()
+		if err == nil || !errors.Is(err, netlink.ErrDumpInterrupted) || attempt == listAttempts {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list links in %s: %w", ns.name(), err)
+	}
+	names := make(map[int]string, len(all))
+	for _, nl := range all {
+		names[nl.Attrs().Index] = nl.Attrs().Name
+	}
+	var owned []*Link
+	for _, nl := range all {
+		a := nl.Attrs()
+		owner, ok := ParseOwner(a.Alias)
+		if !ok {
+			continue
+		}
+		l := &Link{
+			Name:   a.Name,
+			Index:  a.Index,
+			Netns:  nsPath,
+			Kind:   describe(nl),
+			Owner:  owner,
+			MAC:    a.HardwareAddr,
+			Master: names[a.MasterIndex],
+		}
+		switch nl.(type) {
+		case *netlink.Macvtap:
+			l.Kind = KindMacvtap
+			l.Parent = names[a.ParentIndex]
+		case *netlink.Tuntap:
+			if l.Kind == "tuntap" {
+				l.Kind = KindTap
+			}
+		}
+		owned = append(owned, l)
+	}
+	return owned, nil
+}
+
+// Sweep deletes the nicplug-owned devices in the namespace at netns whose
+// owner alive reports false, and returns their names. Devices without
+// nicplug's tag are never touched. Errors of single deletions are joined;
+// the others are still attempted.
+func Sweep(ctx context.Context, netns string, alive func(Owner) bool) ([]string, error) {
+	if alive == nil {
+		return nil, newOpError("sweep", "", invalidf("alive callback is nil"))
+	}
+	owned, err := listOwned(ctx, netns)
+	if err != nil {
+		return nil, newOpError("sweep", "", err)
+	}
+	var (
+		deleted []string
+		errs    []error
+	)
+	for _, l := range owned {
+		if alive(l.Owner) {
+			continue
+		}
+		if err := deleteLink(ctx, netns, l.Name, l.Index); err != nil {
+			errs = append(errs, newOpError("sweep", l.Name, err))
+			continue
+		}
+		deleted = append(deleted, l.Name)
+	}
+	return deleted, errors.Join(errs...)
+}

@@ -1,0 +1,54 @@
+//go:build !linux
+
+package netif
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+)
+
+// errUnsupported is the cause of every error on this GOOS.
+var errUnsupported = fmt.Errorf("unsupported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+
+// CreateMacvtap is not supported on this GOOS.
+func CreateMacvtap(ctx context.Context, cfg *MacvtapConfig) (*Link, error) {
+	return nil, newOpError("create macvtap", "", errUnsupported)
+}
+
+// CreateBridgeTap is not supported on this GOOS.
+func CreateBridgeTap(ctx context.Context, cfg *BridgeTapConfig) (*Link, error) {
+	return nil, newOpError("create bridge tap", "", errUnsupported)
+}
+
+// Open is not supported on this GOOS.
+func (l *Link) Open(ctx context.Context, opts *OpenOptions) ([]*os.File, error) {
+	return nil, newOpError("open", l.Name, errUnsupported)
+}
+
+// OpenTap is not supported on this GOOS.
+func OpenTap(ctx context.Context, netns, name string, opts *OpenOptions) ([]*os.File, error) {
+	return nil, newOpError("open tap", name, errUnsupported)
+}
+
+// Delete is not supported on this GOOS.
+func (l *Link) Delete(ctx context.Context) error {
+	return newOpError("delete", l.Name, errUnsupported)
+}
+
+// DeleteLink is not supported on this GOOS.
+func DeleteLink(ctx context.Context, netns, name string) error {
+	return newOpError("delete", name, errUnsupported)
+}
+
+// ListOwned is not supported on this GOOS.
+func ListOwned(ctx context.Context, netns string) ([]*Link, error) {
+	return nil, newOpError("list", "", errUnsupported)
+}
+
+// Sweep is not supported on this GOOS.
+func Sweep(ctx context.Context, netns string, alive func(Owner) bool) ([]string, error) {
+	return nil, newOpError("sweep", "", errUnsupported)
+}

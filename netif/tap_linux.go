@@ -1,0 +1,138 @@
+package netif
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// CreateBridgeTap creates a persistent multi-queue tap as cfg says (libvirt's
+// type='bridge'), tags it as nicplug's, gives it the guest MAC with a 0xfe
+// first byte, enslaves it to the bridge and brings it up. On error nothing
+// is left behind. Open the queues with [Link.Open].
+func CreateBridgeTap(ctx context.Context, cfg *BridgeTapConfig) (*Link, error) {
+	const op = "create bridge tap"
+	if err := cfg.validate(); err != nil {
+		name := ""
+		if cfg != nil {
+			name = cfg.Name
+		}
+		return nil, newOpError(op, name, err)
+	}
+	l, err := createBridgeTap(ctx, cfg)
+	if err != nil {
+		return nil, newOpError(op, cfg.Name, err)
+	}
+	return l, nil
+}
+
+func createBridgeTap(ctx context.Context, cfg *BridgeTapConfig) (*Link, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ns, err := openNetns(cfg.Netns)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	h, err := ns.handle()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	br, err := lookup(h, ns, "bridge", cfg.Bridge)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := br.(*netlink.Bridge); !ok {
+		return nil, invalidf("%q in %s is a %s, not a bridge", cfg.Bridge, ns.name(), describe(br))
+	}
+	var mac net.HardwareAddr
+	if cfg.MAC != nil {
+		mac = TapMAC(cfg.MAC)
+	} else {
+		mac = make(net.HardwareAddr, 6)
+		_, _ = rand.Read(mac)
+		mac[0] = 0xfe
+	}
+
+	var name string
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		name = cfg.Name
+		if name == "" {
+			name = randomName(TapPrefix)
+		}
+		err = createPersistentTap(ns, name)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, unix.EBUSY) {
+			if cfg.Name == "" && attempt < nameAttempts {
+				continue
+			}
+			return nil, withKind(fmt.Errorf("a device named %q already exists in %s: %w", name, ns.name(), err), unix.EEXIST)
+		}
+		return nil, err
+	}
+	l, err := finishBridgeTap(h, name, cfg.Owner, mac, br)
+	if err != nil {
+		if nl, lerr := h.LinkByName(name); lerr == nil {
+			if derr := h.LinkDel(nl); derr != nil && !linkNotFound(derr) {
+				err = errors.Join(err, fmt.Errorf("undo: delete %q: %w", name, derr))
+			}
+		}
+		return nil, err
+	}
+	l.Netns = cfg.Netns
+	l.Kind = KindTap
+	l.Master = cfg.Bridge
+	return l, nil
+}
+
+func finishBridgeTap(h *netlink.Handle, name string, owner Owner, mac net.HardwareAddr, br netlink.Link) (*Link, error) {
+	nl, err := h.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("read back %q: %w", name, err)
+	}
+	if err := h.LinkSetAlias(nl, owner.String()); err != nil {
+		return nil, fmt.Errorf("tag %q: %w", name, err)
+	}
+	if err := h.LinkSetMasterByIndex(nl, br.Attrs().Index); err != nil {
+		return nil, fmt.Errorf("enslave %q to bridge %q: %w", name, br.Attrs().Name, err)
+	}
+	return finishLink(h, name, owner, mac)
+}
+
+// createPersistentTap creates the multi-queue tap name in ns; an existing
+// device of that name makes it fail with EBUSY (IFF_TUN_EXCL).
+func createPersistentTap(ns *nsRef, name string) error {
+	var fd int = -1
+	err := ns.do(func() error {
+		var err error
+		fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open /dev/net/tun: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := tunSetIff(fd, name, tunFlags(false, true)|unix.IFF_TUN_EXCL); err != nil {
+		return fmt.Errorf("create tap %q: %w", name, err)
+	}
+	if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 1); err != nil {
+		// Closing fd destroys the non-persistent device.
+		return fmt.Errorf("make tap %q persistent: %w", name, err)
+	}
+	return nil
+}
