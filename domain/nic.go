@@ -112,9 +112,6 @@ func unsupportedField(v reflect.Value, allowed map[string]bool) string {
 // newNIC validates x (whose type attribute is typ) and builds its NIC.
 func newNIC(x *libvirtxml.DomainInterface, typ string, index int, opts *ParseOptions) (*NIC, error) {
 	n := &NIC{XML: x, Index: index, Spelling: typ}
-	if isNoneSpelling(typ) {
-		x.Source = nil // libvirtxml's Null source would print an empty <source/>
-	}
 	dev := ""
 	if index >= 0 {
 		dev = fmt.Sprintf("net%d", index)
@@ -127,6 +124,12 @@ func newNIC(x *libvirtxml.DomainInterface, typ string, index int, opts *ParseOpt
 	}
 	fail := func(err error) (*NIC, error) {
 		return nil, fmt.Errorf("domain: %s: %w", label(dev), err)
+	}
+	if got := sourceType(x.Source); got != typ && !(isNoneSpelling(typ) && (got == "" || got == "null")) {
+		return fail(fmt.Errorf("type '%s' decoded as '%s'", typ, got))
+	}
+	if isNoneSpelling(typ) {
+		x.Source = nil // libvirtxml's Null source would print an empty <source/>
 	}
 	if f := unsupportedField(reflect.ValueOf(*x), allowedFields); f != "" {
 		return fail(fmt.Errorf("%s is not supported by nicplug", f))
@@ -258,4 +261,28 @@ func pciAddress(a *libvirtxml.DomainAddress) (pciAddr, error) {
 
 func (a pciAddr) String() string {
 	return fmt.Sprintf("%04x:%02x:%02x.%x", a.domain, a.bus, a.slot, a.function)
+}
+
+// sourceType is the type attribute libvirtxml derives from s on output, ""
+// for none.
+func sourceType(s *libvirtxml.DomainInterfaceSource) string {
+	if s == nil {
+		return ""
+	}
+	v := reflect.ValueOf(*s)
+	for i := 0; i < v.NumField(); i++ {
+		if !v.Field(i).IsNil() {
+			return sourceTypeNames[v.Type().Field(i).Name]
+		}
+	}
+	return ""
+}
+
+// sourceTypeNames maps DomainInterfaceSource fields to type attributes.
+var sourceTypeNames = map[string]string{
+	"User": "user", "Ethernet": "ethernet", "VHostUser": "vhostuser",
+	"Server": "server", "Client": "client", "MCast": "mcast",
+	"Network": "network", "Bridge": "bridge", "Internal": "internal",
+	"Direct": "direct", "Hostdev": "hostdev", "UDP": "udp", "VDPA": "vdpa",
+	"Null": "null", "VDS": "vds",
 }

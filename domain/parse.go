@@ -45,7 +45,12 @@ func scanInterfaces(data []byte, path []string) (root string, out []scanned, err
 			if matchPath(stack, path) {
 				s := scanned{}
 				for _, a := range t.Attr {
-					if a.Name.Space == "" && a.Name.Local == "type" {
+					// libvirtxml matches the local name only, whatever the
+					// namespace: so must we, and refuse ambiguity.
+					if a.Name.Local == "type" {
+						if s.hasType {
+							return "", nil, errors.New("an <interface> has more than one type attribute")
+						}
 						s.typ, s.hasType = a.Value, true
 					}
 				}
