@@ -67,8 +67,16 @@ func (n *testNetns) veth(t testing.TB, parent, peer string) {
 	n.ip(t, "link", "set", peer, "up")
 }
 
-// handle returns a netlink handle in the namespace.
+// handle returns a netlink handle in the namespace, closed in t.Cleanup.
 func (n *testNetns) handle(t testing.TB) *netlink.Handle {
+	t.Helper()
+	h := n.rawHandle(t)
+	t.Cleanup(h.Close)
+	return h
+}
+
+// rawHandle returns a netlink handle in the namespace; the caller closes it.
+func (n *testNetns) rawHandle(t testing.TB) *netlink.Handle {
 	t.Helper()
 	ns, err := openNetns(n.Path)
 	if err != nil {
@@ -79,14 +87,15 @@ func (n *testNetns) handle(t testing.TB) *netlink.Handle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(h.Close)
 	return h
 }
 
 // linkNames lists the namespace's device names.
 func (n *testNetns) linkNames(t testing.TB) []string {
 	t.Helper()
-	links, err := n.handle(t).LinkList()
+	h := n.rawHandle(t)
+	defer h.Close()
+	links, err := h.LinkList()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +153,9 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // openPacket opens a raw packet socket on dev in the namespace.
 func (n *testNetns) openPacket(t testing.TB, dev string) *packetSocket {
 	t.Helper()
-	l, err := n.handle(t).LinkByName(dev)
+	h := n.rawHandle(t)
+	defer h.Close()
+	l, err := h.LinkByName(dev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,4 +278,50 @@ func mustMAC(s string) net.HardwareAddr {
 		panic(err)
 	}
 	return m
+}
+
+// fcntlGetfd reports whether f has FD_CLOEXEC.
+func fcntlGetfd(f *os.File) (bool, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var fl int
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { fl, ferr = unix.FcntlInt(fd, unix.F_GETFD, 0) }); err != nil {
+		return false, err
+	}
+	return fl&unix.FD_CLOEXEC != 0, ferr
+}
+
+// rawFd returns f's descriptor without f.Fd(), which would make it blocking
+// and disable read deadlines. The descriptor is valid while f is open.
+func rawFd(t testing.TB, f *os.File) int {
+	t.Helper()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd int
+	if err := rc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// tunGetIffFile runs TUNGETIFF on f.
+func tunGetIffFile(f *os.File) (string, uint16, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return "", 0, err
+	}
+	var (
+		name  string
+		flags uint16
+		ierr  error
+	)
+	if err := rc.Control(func(fd uintptr) { name, flags, ierr = tunGetIff(int(fd)) }); err != nil {
+		return "", 0, err
+	}
+	return name, flags, ierr
 }
