@@ -9,9 +9,9 @@ import (
 // so that leftovers can be found and removed after a crash.
 type Owner struct {
 	// VM is the domain name.
-	VM string
+	VM string `json:"vm"`
 	// NIC is the QEMU device id of the NIC.
-	NIC string
+	NIC string `json:"nic"`
 }
 
 // MacvtapConfig describes a macvtap to create for a direct backend.
@@ -34,6 +34,8 @@ type BridgeTapConfig struct {
 	Name string
 	// Bridge is the bridge to join.
 	Bridge string
+	// MAC is the guest NIC's MAC; the tap's own MAC is derived from it.
+	MAC string
 	// Owner tags the link.
 	Owner Owner
 }

@@ -1,0 +1,211 @@
+package nicplug
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nicplug/nicplug/backend"
+	"github.com/nicplug/nicplug/qmp"
+)
+
+// Monitor is the part of a QMP client the engine uses: one command, with
+// optional file descriptors sent in the same message. *qmp.Client is one.
+type Monitor interface {
+	Execute(ctx context.Context, cmd string, args any, files ...*os.File) (json.RawMessage, error)
+}
+
+// executor runs plans.
+type executor struct {
+	mon         Monitor
+	host        backend.Host
+	log         *slog.Logger
+	undoTimeout time.Duration
+}
+
+// runState tracks fds during one plan.
+type runState struct {
+	// files are host fds produced by open actions, not yet sent.
+	files map[string]*os.File
+	// passed are fd names QEMU holds that no command consumed yet.
+	passed map[string]bool
+}
+
+// apply runs p's steps in order; on failure it undoes the completed ones
+// in reverse with a fresh context and returns a *StepError.
+func (e *executor) apply(ctx context.Context, p *Plan) error {
+	rs := &runState{files: map[string]*os.File{}, passed: map[string]bool{}}
+	defer rs.closeFiles()
+	for i, s := range p.Steps {
+		err := ctx.Err()
+		if err == nil {
+			start := time.Now()
+			err = e.run(ctx, s.Do, rs)
+			e.log.Debug("nicplug: step", "vm", p.VM, "step", s.Num, "phase", s.Phase, "action", s.Do.String(),
+				"elapsed", time.Since(start), "err", err)
+		}
+		if err != nil {
+			undoErr := e.rollback(ctx, p.Steps[:i], rs)
+			return &StepError{Step: s.Num, Name: s.Phase + ": " + actionName(s.Do), Err: err, UndoErr: undoErr}
+		}
+	}
+	return e.closePassed(ctx, rs)
+}
+
+func actionName(a Action) string {
+	switch a.Type {
+	case ActionQMP:
+		return "qmp " + a.Command
+	case ActionHost:
+		return "host " + string(a.Op)
+	}
+	return string(a.Type)
+}
+
+// rollback runs the undos of done in reverse, then closes unconsumed fd
+// names. It uses a context that ignores ctx's cancellation, bounded by the
+// undo timeout.
+func (e *executor) rollback(ctx context.Context, done []Step, rs *runState) error {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.undoTimeout)
+	defer cancel()
+	var errs []error
+	for i := len(done) - 1; i >= 0; i-- {
+		for _, u := range done[i].Undo {
+			if err := e.run(uctx, u, rs); err != nil {
+				errs = append(errs, fmt.Errorf("undo of step %d (%s): %w", done[i].Num, actionName(u), err))
+				e.log.Warn("nicplug: undo failed", "step", done[i].Num, "action", u.String(), "err", err)
+				break // the rest of this step's undo depends on this action
+			}
+		}
+	}
+	if err := e.closePassed(uctx, rs); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// closePassed closes fd names QEMU still holds.
+func (e *executor) closePassed(ctx context.Context, rs *runState) error {
+	var errs []error
+	for name := range rs.passed {
+		if err := e.closeFD(ctx, name, rs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *executor) closeFD(ctx context.Context, name string, rs *runState) error {
+	if !rs.passed[name] {
+		return nil // consumed, or never passed
+	}
+	_, err := e.mon.Execute(ctx, "closefd", backend.Object("fdname", name))
+	if err != nil && !fdNotFound(err) {
+		return err
+	}
+	delete(rs.passed, name)
+	return nil
+}
+
+// fdNotFound reports QEMU's answer for an fd name it does not hold (a
+// failed netdev_add may have consumed it already).
+func fdNotFound(err error) bool {
+	var ce *qmp.CommandError
+	return errors.As(err, &ce) && strings.Contains(ce.Desc, "not found")
+}
+
+func (rs *runState) closeFiles() {
+	for name, f := range rs.files {
+		f.Close()
+		delete(rs.files, name)
+	}
+}
+
+// run executes one action.
+func (e *executor) run(ctx context.Context, a Action, rs *runState) error {
+	switch a.Type {
+	case ActionQMP:
+		return e.runQMP(ctx, a, rs)
+	case ActionHost:
+		return e.runHost(ctx, a, rs)
+	case ActionWait:
+		d, err := time.ParseDuration(a.Duration)
+		if err != nil {
+			return fmt.Errorf("nicplug: wait: %w", err)
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("nicplug: wait: %w", ctx.Err())
+		}
+	}
+	return fmt.Errorf("nicplug: unknown action type %q", a.Type)
+}
+
+func (e *executor) runQMP(ctx context.Context, a Action, rs *runState) error {
+	switch a.Command {
+	case "getfd":
+		f := rs.files[a.FD]
+		if f == nil {
+			return fmt.Errorf("nicplug: getfd %s: no host fd of that name was opened", a.FD)
+		}
+		delete(rs.files, a.FD)
+		_, err := e.mon.Execute(ctx, a.Command, a.Args, f)
+		f.Close() // QEMU has its own copy now (or none)
+		if err != nil {
+			return err
+		}
+		rs.passed[a.FD] = true
+		return nil
+	case "closefd":
+		return e.closeFD(ctx, a.FD, rs)
+	}
+	if _, err := e.mon.Execute(ctx, a.Command, a.Args); err != nil {
+		return err
+	}
+	for _, name := range a.Consumes {
+		delete(rs.passed, name)
+	}
+	return nil
+}
+
+func (e *executor) runHost(ctx context.Context, a Action, rs *runState) error {
+	if e.host == nil {
+		return fmt.Errorf("nicplug: %s %s: no host configured", a.Op, a.Link)
+	}
+	owner := backend.Owner{}
+	if a.Owner != nil {
+		owner = *a.Owner
+	}
+	switch a.Op {
+	case OpCreateMacvtap:
+		return e.host.CreateMacvtap(ctx, backend.MacvtapConfig{Name: a.Link, Parent: a.Parent, Mode: a.Mode, MAC: a.MAC, Owner: owner})
+	case OpCreateBridgeTap:
+		return e.host.CreateBridgeTap(ctx, backend.BridgeTapConfig{Name: a.Link, Bridge: a.Bridge, MAC: a.MAC, Owner: owner})
+	case OpOpenMacvtap, OpOpenTap:
+		open := e.host.OpenTap
+		if a.Op == OpOpenMacvtap {
+			open = e.host.OpenMacvtap
+		}
+		f, err := open(ctx, a.Link)
+		if err != nil {
+			return err
+		}
+		if old := rs.files[a.FD]; old != nil {
+			old.Close()
+		}
+		rs.files[a.FD] = f
+		return nil
+	case OpDeleteLink:
+		return e.host.DeleteLink(ctx, a.Link)
+	}
+	return fmt.Errorf("nicplug: unknown host operation %q", a.Op)
+}

@@ -1,0 +1,57 @@
+// Package nicplug boots QEMU VMs whose NICs can be unplugged, plugged and
+// moved between networks while the guest runs, without hot-unplugging the
+// guest's NIC, configured with libvirt domain XML.
+//
+// Every NIC is peered for life with a port of a hub of its own (see
+// [domain.Domain.QEMUArgs]); a backend is attached by creating it
+// standalone and joining it to that hub through a second hub port, and
+// detached by removing that port. The guest sees only link carrier changes.
+//
+// # Use
+//
+// Start QEMU with -S and the domain's QEMUArgs, then:
+//
+//	vm, err := nicplug.Attach(ctx, qmpSocket, domainXML, nil)
+//	err = vm.Start(ctx)                         // attach boot backends, set links, cont
+//	err = vm.UpdateDevice(ctx, interfaceXML)    // plug, unplug, switch, link up/down
+//	ifs, err := vm.Interfaces(ctx)              // live wiring read back from QEMU
+//
+// # Plans
+//
+// Every change is a [Plan] first: ordered, named steps, each a QMP command,
+// a host operation or a wait, each with its undo. [VM.PlanUpdate] and
+// [VM.PlanStart] compute plans from the live state read back from QEMU
+// (qom-list, qom-get, `info network`) and the host (links tagged with the
+// VM's name); [Planner] is the pure function underneath. A plan prints as a
+// transcript ([Plan.String]) and encodes as versioned JSON (schema in the
+// [Plan] doc). Kinds: start, plug, unplug, switch, link, cleanup, noop.
+//
+// A switch is make-before-break: the new backend is created standalone
+// (host device, fd, getfd, netdev_add), then the link goes down, the old
+// backend's hub port is removed, the new one's added, the link comes back
+// up after the optional carrier hold, and only then the old backend and its
+// host device are deleted. Two backends are never on one hub at once and
+// the link is down whenever no backend is attached.
+//
+// # Applying and failures
+//
+// [VM.Apply] runs the steps in order. When one fails (QMP error, host
+// error, cancelled context, QEMU gone) the steps done are undone in
+// reverse, with a fresh context bounded by [Config.UndoTimeout], fd names
+// passed to QEMU and not consumed are closed with closefd, and host fds are
+// closed. The error is a [*StepError] naming the step; errors.As reaches
+// the cause (a *qmp.CommandError, for example) and any undo failure.
+//
+// # Convergence
+//
+// Ids are deterministic ([backend.ParseNetdevID]): backend netdevs carry a
+// generation and a hash of their spec, so read-back tells which backend is
+// attached. Applying the same update twice gives a noop plan the second
+// time; after a crash mid-plan the next plan removes leftovers (standalone
+// backends, stray hub ports, host links without a backend) first.
+//
+// # Concurrency
+//
+// Plans and applies on one VM are serialized by the VM; different VMs run
+// in parallel.
+package nicplug

@@ -1,0 +1,430 @@
+package nicplug
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nicplug/nicplug/backend"
+	"github.com/nicplug/nicplug/domain"
+)
+
+// Wiring is what a NIC is connected to and whether its link is up: the
+// desired wiring of an update, or the recorded wiring of a running NIC.
+type Wiring struct {
+	// Device is the NIC's QEMU device id.
+	Device string
+	// Hub is the id of the NIC's own hub.
+	Hub int
+	// MAC is the NIC's MAC (needed for macvtaps).
+	MAC string
+	// Backend is what sits behind the NIC; IsNone means unplugged.
+	Backend domain.Backend
+	// LinkUp is the NIC's link state. It is never true without a backend.
+	LinkUp bool
+}
+
+// WiringOf returns the wiring a domain NIC asks for.
+func WiringOf(n *domain.NIC) Wiring {
+	b := n.Backend()
+	if b.Type == "" {
+		b.Type = domain.TypeNone
+	}
+	return Wiring{
+		Device:  n.DeviceID(),
+		Hub:     n.HubID(),
+		MAC:     n.MAC(),
+		Backend: b,
+		LinkUp:  n.LinkUp() && !b.IsNone(),
+	}
+}
+
+// State is a VM's live network wiring, read back from QEMU and the host.
+type State struct {
+	// VM is the domain name.
+	VM string
+	// Running reports whether the guest CPUs run (query-status).
+	Running bool
+	// NICs are the NICs nicplug manages, in domain order.
+	NICs []NICState
+}
+
+// NIC returns the state of the NIC with device id dev.
+func (s *State) NIC(dev string) (*NICState, bool) {
+	for i := range s.NICs {
+		if s.NICs[i].Device == dev {
+			return &s.NICs[i], true
+		}
+	}
+	return nil, false
+}
+
+// NICState is one NIC's live wiring.
+type NICState struct {
+	// Device is the QEMU device id.
+	Device string
+	// MAC is the NIC's MAC as QEMU reports it.
+	MAC string
+	// Peer is the NIC's netdev (its hub port), "" when it has none.
+	Peer string
+	// Hub is the hub the NIC's hub port is on, -1 when it is on none.
+	Hub int
+	// Backends are the backend netdevs of this NIC that exist in QEMU, of
+	// any generation, attached to the hub or standalone, newest first.
+	Backends []BackendState
+	// StrayPorts are hub ports of this NIC's backends whose backend is gone.
+	StrayPorts []string
+	// HostLinks are the host links nicplug created for this NIC.
+	HostLinks []string
+}
+
+// BackendState is one backend netdev in QEMU.
+type BackendState struct {
+	// ID is the netdev id.
+	ID string
+	// Driver is QEMU's client type: tap, user, socket.
+	Driver string
+	// Port is the id of the hub port joining it to the NIC's hub, "" when
+	// it is standalone.
+	Port string
+}
+
+// Attached reports whether the backend is joined to the NIC's hub.
+func (b BackendState) Attached() bool { return b.Port != "" }
+
+// Planner computes plans. It is pure: the same inputs give the same plan.
+// The zero value plans with no carrier hold and no announce.
+type Planner struct {
+	// VM is the domain name (owner tag of host links).
+	VM string
+	// CarrierHold is how long the link stays down during a switch before
+	// it comes back up. Zero means no wait: the link-down window is then a
+	// few QMP round trips, which guests such as NetworkManager (which
+	// ignores carrier loss shorter than about 6 s) do not notice; set it to
+	// 6-7 s to force them to re-run DHCP on the new network.
+	CarrierHold time.Duration
+	// Announce adds announce-self (gratuitous ARP/RARP) after a plug or
+	// switch brings the link up.
+	Announce bool
+}
+
+// planBuilder accumulates steps.
+type planBuilder struct {
+	p     *Planner
+	steps []Step
+}
+
+func (b *planBuilder) add(phase string, do Action, undo ...Action) {
+	b.steps = append(b.steps, Step{Phase: phase, Do: do, Undo: undo})
+}
+
+func qmpAction(cmd string, args ...any) Action {
+	a := Action{Type: ActionQMP, Command: cmd}
+	if len(args) > 0 {
+		a.Args = backend.Object(args...)
+	}
+	return a
+}
+
+func setLink(dev string, up bool) Action { return qmpAction("set_link", "name", dev, "up", up) }
+
+func netdevDel(id string) Action { return qmpAction("netdev_del", "id", id) }
+
+// liveBackend is a parsed BackendState.
+type liveBackend struct {
+	BackendState
+	id backend.NetdevID
+}
+
+// Update plans taking one NIC from its live state live, recorded as cur,
+// to want. cur tells the link state (QEMU cannot report it) and the spec of
+// the attached backend when its hash matches. Leftovers of interrupted plans
+// (standalone backends, stray hub ports, unowned host links) are removed
+// first.
+func (p *Planner) Update(live NICState, cur, want Wiring) (*Plan, error) {
+	b := &planBuilder{p: p}
+	kind, err := b.update(live, cur, want, true)
+	if err != nil {
+		return nil, err
+	}
+	return b.finish(kind, want.Device), nil
+}
+
+func (b *planBuilder) finish(kind PlanKind, dev string) *Plan {
+	for i := range b.steps {
+		b.steps[i].Num = i + 1
+	}
+	if b.steps == nil {
+		b.steps = []Step{}
+	}
+	return &Plan{Version: PlanVersion, Kind: kind, VM: b.p.VM, Device: dev, Steps: b.steps}
+}
+
+func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (PlanKind, error) {
+	p := b.p
+	if live.Device != want.Device || cur.Device != want.Device {
+		return "", fmt.Errorf("nicplug: plan for %s given state of %s and wiring of %s", want.Device, live.Device, cur.Device)
+	}
+	if live.Hub < 0 || live.Peer != domain.HubPortIDFor(want.Device) {
+		return "", fmt.Errorf("nicplug: NIC %s is not peered with its hub port %s (peer %q): it was not started by nicplug",
+			want.Device, domain.HubPortIDFor(want.Device), live.Peer)
+	}
+	if live.Hub != want.Hub {
+		return "", fmt.Errorf("nicplug: NIC %s is on hub %d, want hub %d", want.Device, live.Hub, want.Hub)
+	}
+	wantNone := want.Backend.IsNone()
+	var wantHash string
+	if !wantNone {
+		if err := backend.Validate(want.Backend); err != nil {
+			return "", fmt.Errorf("nicplug: NIC %s: %w", want.Device, err)
+		}
+		wantHash = backend.SpecHash(want.Backend)
+	}
+	want.LinkUp = want.LinkUp && !wantNone
+
+	// Sort out what is live.
+	var keep *liveBackend
+	var detach, garbage []liveBackend
+	maxGen := 0
+	for _, bs := range live.Backends {
+		id, err := backend.ParseNetdevID(bs.ID)
+		if err != nil || id.Role != backend.RoleBackend || id.Device != want.Device {
+			return "", fmt.Errorf("nicplug: NIC %s: live backend %q is not one of its backends", want.Device, bs.ID)
+		}
+		maxGen = max(maxGen, id.Gen)
+		lb := liveBackend{bs, id}
+		switch {
+		case !bs.Attached():
+			garbage = append(garbage, lb)
+		case keep == nil && !wantNone && id.Hash == wantHash:
+			keep = &lb
+		default:
+			detach = append(detach, lb)
+		}
+	}
+	for _, port := range live.StrayPorts {
+		if id, err := backend.ParseNetdevID(port); err == nil {
+			maxGen = max(maxGen, id.Gen)
+		}
+	}
+	// Host links that belong to a live tap backend stay; the others are
+	// leftovers.
+	linkOf := map[string]liveBackend{}
+	for _, lb := range append(append(slices.Clone(detach), garbage...), derefAll(keep)...) {
+		if lb.Driver == "tap" {
+			linkOf[backend.LinkName(p.VM, want.Device, lb.id.Gen)] = lb
+		}
+	}
+
+	// Cleanup of leftovers: no undo, they are garbage.
+	for _, port := range live.StrayPorts {
+		b.add("cleanup", netdevDel(port))
+	}
+	for _, g := range garbage {
+		b.add("cleanup", netdevDel(g.ID))
+	}
+	for _, l := range live.HostLinks {
+		if lb, ok := linkOf[l]; !ok || !lb.Attached() {
+			b.add("cleanup", Action{Type: ActionHost, Op: OpDeleteLink, Link: l})
+		}
+	}
+
+	link := cur.LinkUp
+	var kind PlanKind
+	var newID backend.NetdevID
+	switch {
+	case keep == nil && !wantNone && len(detach) == 0:
+		kind = KindPlug
+	case keep == nil && !wantNone:
+		kind = KindSwitch
+	case wantNone && len(detach) > 0:
+		kind = KindUnplug
+	case len(detach) > 0: // the wanted backend and others attached
+		kind = KindSwitch
+	}
+	if keep == nil && !wantNone {
+		newID = backend.BackendID(want.Device, maxGen+1, want.Backend)
+		if err := b.prepare(want, newID); err != nil {
+			return "", err
+		}
+	}
+	if len(detach) > 0 && link {
+		b.add("down", setLink(want.Device, false), setLink(want.Device, true))
+		link = false
+	}
+	wentDown := cur.LinkUp && !link
+	for _, d := range detach {
+		b.add("detach", netdevDel(d.Port), qmpAction("netdev_add", hubPortArgs(d.Port, want.Hub, d.ID)...))
+	}
+	if keep == nil && !wantNone {
+		port := newID.Port().String()
+		b.add("attach", qmpAction("netdev_add", hubPortArgs(port, want.Hub, newID.String())...), netdevDel(port))
+	}
+	if want.LinkUp && !link && wentDown && p.CarrierHold > 0 {
+		b.add("hold", Action{Type: ActionWait, Duration: p.CarrierHold.String()})
+	}
+	if link != want.LinkUp {
+		phase := "up"
+		if kind == "" {
+			phase, kind = "link", KindLink
+		}
+		if !want.LinkUp {
+			phase = "down"
+		}
+		b.add(phase, setLink(want.Device, want.LinkUp), setLink(want.Device, link))
+		link = want.LinkUp
+	}
+	if announce && p.Announce && link && (kind == KindPlug || kind == KindSwitch) {
+		b.add("announce", qmpAction("announce-self", "initial", 50, "max", 550, "rounds", 5, "step", 100,
+			"interfaces", []string{want.Device}))
+	}
+	for _, d := range detach {
+		if err := b.removeBackend(d, cur, want); err != nil {
+			return "", err
+		}
+	}
+	if kind == "" {
+		kind = KindNoop
+		if len(b.steps) > 0 {
+			kind = KindCleanup
+		}
+	}
+	return kind, nil
+}
+
+func derefAll(lb *liveBackend) []liveBackend {
+	if lb == nil {
+		return nil
+	}
+	return []liveBackend{*lb}
+}
+
+func hubPortArgs(id string, hub int, peer string) []any {
+	return []any{"type", "hubport", "id", id, "hubid", hub, "netdev", peer}
+}
+
+// prepare adds the steps that create backend id standalone: host device,
+// fd, getfd, netdev_add.
+func (b *planBuilder) prepare(want Wiring, id backend.NetdevID) error {
+	steps, err := b.createSteps(want.Backend, want, id)
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		b.add("prepare", s.Do, s.Undo...)
+	}
+	return nil
+}
+
+// createSteps returns the steps creating backend spec as netdev id (no
+// hub port), each with its undo.
+func (b *planBuilder) createSteps(spec domain.Backend, w Wiring, id backend.NetdevID) ([]Step, error) {
+	need, err := backend.Needs(spec)
+	if err != nil {
+		return nil, fmt.Errorf("nicplug: NIC %s: %w", w.Device, err)
+	}
+	var steps []Step
+	var fdNames []string
+	if need.PassesFD() {
+		link := spec.Dev
+		owner := &backend.Owner{VM: b.p.VM, NIC: w.Device}
+		switch need {
+		case backend.NeedMacvtap:
+			link = backend.LinkName(b.p.VM, w.Device, id.Gen)
+			steps = append(steps, Step{
+				Do: Action{Type: ActionHost, Op: OpCreateMacvtap, Link: link, Parent: spec.Dev,
+					Mode: backend.MacvtapMode(spec), MAC: w.MAC, Owner: owner},
+				Undo: []Action{{Type: ActionHost, Op: OpDeleteLink, Link: link}},
+			})
+		case backend.NeedBridgeTap:
+			link = backend.LinkName(b.p.VM, w.Device, id.Gen)
+			steps = append(steps, Step{
+				Do:   Action{Type: ActionHost, Op: OpCreateBridgeTap, Link: link, Bridge: spec.Bridge, MAC: w.MAC, Owner: owner},
+				Undo: []Action{{Type: ActionHost, Op: OpDeleteLink, Link: link}},
+			})
+		}
+		fd := id.FD(0).String()
+		fdNames = []string{fd}
+		open := OpOpenTap
+		if need == backend.NeedMacvtap {
+			open = OpOpenMacvtap
+		}
+		steps = append(steps,
+			Step{Do: Action{Type: ActionHost, Op: open, Link: link, FD: fd}},
+			Step{
+				Do:   Action{Type: ActionQMP, Command: "getfd", Args: backend.Object("fdname", fd), FD: fd},
+				Undo: []Action{{Type: ActionQMP, Command: "closefd", Args: backend.Object("fdname", fd), FD: fd}},
+			})
+	}
+	args, err := backend.NetdevArgs(id.String(), spec, fdNames...)
+	if err != nil {
+		return nil, fmt.Errorf("nicplug: NIC %s: %w", w.Device, err)
+	}
+	steps = append(steps, Step{
+		Do:   Action{Type: ActionQMP, Command: "netdev_add", Args: args, Consumes: fdNames},
+		Undo: []Action{netdevDel(id.String())},
+	})
+	return steps, nil
+}
+
+// removeBackend adds the steps deleting a detached backend and its host
+// link. When the backend's spec is known (it is the recorded one), the undo
+// recreates it exactly; otherwise nothing can undo the deletion.
+func (b *planBuilder) removeBackend(d liveBackend, cur, want Wiring) error {
+	known := !cur.Backend.IsNone() && backend.SpecHash(cur.Backend) == d.id.Hash
+	var recreate []Step
+	if known {
+		var err error
+		if recreate, err = b.createSteps(cur.Backend, cur, d.id); err != nil {
+			return err
+		}
+	}
+	need := backend.NeedNothing
+	if known {
+		need, _ = backend.Needs(cur.Backend)
+	}
+	// Undo of netdev_del: every recreate action except a host create (the
+	// link still exists when this undo runs: its own deletion is undone
+	// first).
+	var undo []Action
+	for _, s := range recreate {
+		if s.Do.Op == OpCreateMacvtap || s.Do.Op == OpCreateBridgeTap {
+			continue
+		}
+		undo = append(undo, s.Do)
+	}
+	b.add("finish", netdevDel(d.ID), undo...)
+	link := backend.LinkName(b.p.VM, want.Device, d.id.Gen)
+	switch {
+	case known && need.Creates():
+		b.add("finish", Action{Type: ActionHost, Op: OpDeleteLink, Link: link}, recreate[0].Do)
+	case !known && d.Driver == "tap":
+		b.add("finish", Action{Type: ActionHost, Op: OpDeleteLink, Link: link})
+	}
+	return nil
+}
+
+// Start plans a VM's start: attach each NIC's boot backend, set link down
+// where the domain wants it down (QEMU starts every link up), then cont
+// unless the VM already runs. live is the state read after QEMU started
+// with -S.
+func (p *Planner) Start(live *State, wants []Wiring) (*Plan, error) {
+	b := &planBuilder{p: p}
+	for _, w := range wants {
+		ns, ok := live.NIC(w.Device)
+		if !ok {
+			return nil, fmt.Errorf("nicplug: NIC %s not found in QEMU", w.Device)
+		}
+		// QEMU boots every NIC with its link up and no backend.
+		cur := Wiring{Device: w.Device, Hub: w.Hub, MAC: w.MAC, Backend: domain.Backend{Type: domain.TypeNone}, LinkUp: true}
+		if _, err := b.update(*ns, cur, w, false); err != nil {
+			return nil, err
+		}
+	}
+	// Links go down before the guest runs: move set_link false steps
+	// after the attaches is unnecessary, QEMU is stopped (-S) throughout.
+	if !live.Running {
+		b.add("resume", qmpAction("cont"), qmpAction("stop"))
+	}
+	return b.finish(KindStart, ""), nil
+}

@@ -1,0 +1,362 @@
+package nicplug
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nicplug/nicplug/backend"
+	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/qmp"
+)
+
+// Config tunes a [VM]. A nil *Config means all defaults.
+type Config struct {
+	// Netns is the network namespace (path, e.g. /run/netns/x) where
+	// host devices (macvtaps, taps, bridges) are created and looked up.
+	// "" means the caller's.
+	Netns string
+	// CarrierHold is how long a NIC's link stays down while it switches
+	// backends, see [Planner.CarrierHold]. Zero means no wait.
+	CarrierHold time.Duration
+	// Announce sends announce-self after a plug or switch.
+	Announce bool
+	// Logger receives a debug record per step and warnings for failed
+	// undos. nil discards.
+	Logger *slog.Logger
+	// Resolver resolves <interface type='network'>; nil makes it an error.
+	Resolver domain.NetworkResolver
+	// Host does the host side. nil means the netif-backed host in Netns.
+	Host backend.Host
+	// QMP tunes the monitor connection; nil means qmp's defaults.
+	QMP *qmp.Config
+	// UndoTimeout bounds a rollback, which runs even after the caller's
+	// context is cancelled. Zero means 30 s.
+	UndoTimeout time.Duration
+}
+
+// VM is a running QEMU whose NICs nicplug manages. Updates to one VM are
+// serialized; different VMs are independent. A VM is safe for concurrent
+// use.
+type VM struct {
+	name    string
+	cfg     Config
+	mon     Monitor
+	closer  io.Closer
+	exec    *executor
+	planner Planner
+
+	// mu serializes planning and applying, and protects the fields below.
+	mu sync.Mutex
+	// dom is the configuration in effect.
+	dom *domain.Domain
+	// links is the link state nicplug last set per device id (QEMU cannot
+	// report it).
+	links map[string]bool
+	// epoch counts applied plans; a plan computed in an older epoch is
+	// stale.
+	epoch uint64
+	// closed is set by Close.
+	closed bool
+}
+
+// ErrStalePlan is returned by [VM.Apply] for a plan computed before another
+// plan was applied to the same VM: compute it again.
+var ErrStalePlan = errors.New("nicplug: plan is stale, another plan was applied since")
+
+// Attach connects to the QMP socket of a QEMU started with the domain's
+// [domain.Domain.QEMUArgs] and manages its NICs. It does not change
+// anything; call [VM.Start] on a VM started with -S.
+func Attach(ctx context.Context, qmpSocket string, domainXML []byte, cfg *Config) (*VM, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	dom, err := domain.ParseDomain(domainXML, &domain.ParseOptions{Resolver: c.Resolver})
+	if err != nil {
+		return nil, fmt.Errorf("nicplug: attach: %w", err)
+	}
+	if c.Host == nil {
+		c.Host = backend.NewNetifHost(c.Netns)
+	}
+	mon, err := qmp.Dial(ctx, qmpSocket, c.QMP)
+	if err != nil {
+		return nil, fmt.Errorf("nicplug: attach: %w", err)
+	}
+	v, err := newVM(mon, mon, dom, &c)
+	if err != nil {
+		mon.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// newVM makes a VM around a monitor (tests pass wrapped monitors).
+func newVM(mon Monitor, closer io.Closer, dom *domain.Domain, c *Config) (*VM, error) {
+	name := ""
+	if dom.XML != nil {
+		name = dom.XML.Name
+	}
+	if name == "" {
+		return nil, errors.New("nicplug: attach: domain has no <name>")
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	undo := c.UndoTimeout
+	if undo == 0 {
+		undo = 30 * time.Second
+	}
+	v := &VM{
+		name:    name,
+		cfg:     *c,
+		mon:     mon,
+		closer:  closer,
+		exec:    &executor{mon: mon, host: c.Host, log: log, undoTimeout: undo},
+		planner: Planner{VM: name, CarrierHold: c.CarrierHold, Announce: c.Announce},
+		dom:     dom,
+		links:   map[string]bool{},
+	}
+	for _, l := range dom.InitialLinks() {
+		v.links[l.DeviceID] = l.Up
+	}
+	return v, nil
+}
+
+// Name is the domain name.
+func (v *VM) Name() string { return v.name }
+
+// Domain returns the configuration in effect (after the updates applied so
+// far). The caller must not modify it.
+func (v *VM) Domain() *domain.Domain {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.dom
+}
+
+// lock takes v.mu and fails if the VM is closed.
+func (v *VM) lock() error {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// PlanStart computes the plan that starts a VM launched with -S: attach
+// the boot backends, set links down where the domain wants them down, cont.
+func (v *VM) PlanStart(ctx context.Context) (*Plan, error) {
+	if err := v.lock(); err != nil {
+		return nil, err
+	}
+	defer v.mu.Unlock()
+	return v.planStart(ctx)
+}
+
+func (v *VM) planStart(ctx context.Context) (*Plan, error) {
+	st, err := readState(ctx, v.mon, v.exec.host, v.name, v.dom)
+	if err != nil {
+		return nil, err
+	}
+	wants := make([]Wiring, len(v.dom.NICs))
+	for i, n := range v.dom.NICs {
+		wants[i] = WiringOf(n)
+	}
+	p, err := v.planner.Start(st, wants)
+	if err != nil {
+		return nil, err
+	}
+	v.own(p, func(v *VM) {
+		for _, w := range wants {
+			v.links[w.Device] = w.LinkUp
+		}
+	})
+	return p, nil
+}
+
+func (v *VM) own(p *Plan, commit func(*VM)) {
+	p.owner, p.commit, p.epoch = v, commit, v.epoch
+}
+
+// Start computes and applies the start plan.
+func (v *VM) Start(ctx context.Context) error {
+	if err := v.lock(); err != nil {
+		return err
+	}
+	defer v.mu.Unlock()
+	p, err := v.planStart(ctx)
+	if err != nil {
+		return err
+	}
+	return v.apply(ctx, p)
+}
+
+// PlanUpdate computes the plan for an <interface> update (libvirt's
+// UpdateDevice): the NIC is matched by alias, else MAC; what cannot change
+// live is an error. The plan is computed from the live state read back from
+// QEMU and the host, so it also cleans up after an interrupted plan.
+func (v *VM) PlanUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
+	if err := v.lock(); err != nil {
+		return nil, err
+	}
+	defer v.mu.Unlock()
+	return v.planUpdate(ctx, ifaceXML)
+}
+
+func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
+	upd, err := domain.ParseInterface(ifaceXML, &domain.ParseOptions{Resolver: v.cfg.Resolver})
+	if err != nil {
+		return nil, fmt.Errorf("nicplug: update: %w", err)
+	}
+	old, err := v.dom.Find(upd)
+	if err != nil {
+		return nil, fmt.Errorf("nicplug: update: %w", err)
+	}
+	if _, err := domain.Diff(old, upd); err != nil {
+		return nil, fmt.Errorf("nicplug: update: %w", err)
+	}
+	next, err := v.dom.WithUpdate(upd)
+	if err != nil {
+		return nil, fmt.Errorf("nicplug: update: %w", err)
+	}
+	st, err := readState(ctx, v.mon, v.exec.host, v.name, v.dom)
+	if err != nil {
+		return nil, err
+	}
+	cur := v.recorded(old)
+	want := WiringOf(next.NICs[old.Index])
+	live, _ := st.NIC(cur.Device)
+	p, err := v.planner.Update(*live, cur, want)
+	if err != nil {
+		return nil, err
+	}
+	v.own(p, func(v *VM) {
+		v.dom = next
+		v.links[want.Device] = want.LinkUp
+	})
+	return p, nil
+}
+
+// recorded is the wiring nicplug last set up for n.
+func (v *VM) recorded(n *domain.NIC) Wiring {
+	w := WiringOf(n)
+	if up, ok := v.links[w.Device]; ok {
+		w.LinkUp = up
+	}
+	return w
+}
+
+// Apply applies a plan this VM computed. On failure the steps done are
+// undone in reverse and the error is a *[StepError]. A plan computed before
+// another plan was applied is refused with [ErrStalePlan].
+func (v *VM) Apply(ctx context.Context, p *Plan) error {
+	if err := v.lock(); err != nil {
+		return err
+	}
+	defer v.mu.Unlock()
+	return v.apply(ctx, p)
+}
+
+func (v *VM) apply(ctx context.Context, p *Plan) error {
+	if p.owner != v {
+		return ErrForeignPlan
+	}
+	if p.epoch != v.epoch {
+		return ErrStalePlan
+	}
+	if err := v.exec.apply(ctx, p); err != nil {
+		return err
+	}
+	v.epoch++
+	p.commit(v)
+	return nil
+}
+
+// UpdateDevice plans and applies an <interface> update in one go.
+func (v *VM) UpdateDevice(ctx context.Context, ifaceXML []byte) error {
+	if err := v.lock(); err != nil {
+		return err
+	}
+	defer v.mu.Unlock()
+	p, err := v.planUpdate(ctx, ifaceXML)
+	if err != nil {
+		return err
+	}
+	return v.apply(ctx, p)
+}
+
+// State reads the live wiring back from QEMU and the host.
+func (v *VM) State(ctx context.Context) (*State, error) {
+	if err := v.lock(); err != nil {
+		return nil, err
+	}
+	defer v.mu.Unlock()
+	return readState(ctx, v.mon, v.exec.host, v.name, v.dom)
+}
+
+// Interface is one NIC's live wiring, as [VM.Interfaces] reports it.
+type Interface struct {
+	// Device is the QEMU device id.
+	Device string
+	// MAC is the MAC QEMU reports.
+	MAC string
+	// Hub is the NIC's hub id (-1 if it has none).
+	Hub int
+	// LinkUp is the link state nicplug last set.
+	LinkUp bool
+	// BackendID is the attached backend netdev, "" when unplugged.
+	BackendID string
+	// Driver is QEMU's type of the attached backend (tap, user, socket).
+	Driver string
+	// Backend is the attached backend's spec when it is the configured one
+	// (its hash matches); Type none when unplugged; zero when unknown.
+	Backend domain.Backend
+}
+
+// Interfaces reads back every NIC's live wiring.
+func (v *VM) Interfaces(ctx context.Context) ([]Interface, error) {
+	if err := v.lock(); err != nil {
+		return nil, err
+	}
+	defer v.mu.Unlock()
+	st, err := readState(ctx, v.mon, v.exec.host, v.name, v.dom)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Interface, 0, len(st.NICs))
+	for i, ns := range st.NICs {
+		it := Interface{Device: ns.Device, MAC: ns.MAC, Hub: ns.Hub, LinkUp: v.links[ns.Device],
+			Backend: domain.Backend{Type: domain.TypeNone}}
+		for _, b := range ns.Backends {
+			if !b.Attached() {
+				continue
+			}
+			it.BackendID, it.Driver, it.Backend = b.ID, b.Driver, domain.Backend{}
+			id, _ := backend.ParseNetdevID(b.ID)
+			if cfg := v.dom.NICs[i].Backend(); !cfg.IsNone() && backend.SpecHash(cfg) == id.Hash {
+				it.Backend = cfg
+			}
+			break
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// Close closes the monitor connection. It does not stop QEMU or remove
+// anything.
+func (v *VM) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil
+	}
+	v.closed = true
+	return v.closer.Close()
+}
