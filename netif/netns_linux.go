@@ -40,10 +40,10 @@ func openNetns(path string) (*nsRef, error) {
 	typ, err := unix.IoctlRetInt(int(fd), unix.NS_GET_NSTYPE)
 	if err != nil || typ != unix.CLONE_NEWNET {
 		fd.Close()
-		if err == nil {
-			err = errors.New("not a network namespace")
+		if err != nil {
+			return nil, invalidf("%q is not a network namespace: %w", path, err)
 		}
-		return nil, invalidf("network namespace %q: %w", path, err)
+		return nil, invalidf("%q is not a network namespace (type %#x)", path, typ)
 	}
 	return &nsRef{path: path, fd: fd}, nil
 }
