@@ -1,0 +1,355 @@
+package guest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults used by [Boot] for zero Config fields.
+const (
+	DefaultQEMU    = "qemu-system-x86_64"
+	DefaultMachine = "q35,accel=tcg"
+	DefaultMemory  = "128M"
+)
+
+// DefaultKernelArgs is the guest kernel's command line before
+// Config.KernelArgs. cryptomgr.notests saves about 0.5 s of boot under TCG;
+// panic=-1 with QEMU's -no-reboot makes a guest whose /init dies exit.
+var DefaultKernelArgs = []string{"console=ttyS0", "quiet", "cryptomgr.notests", "panic=-1", "8250.nr_uarts=2"}
+
+// Config configures [Boot].
+type Config struct {
+	// Assets are the kernel and initramfs from [Build]. Required.
+	Assets *Assets
+	// QMPSocket is the path where QEMU's QMP server listens; the caller
+	// connects to it. Empty means a socket in the guest's temporary
+	// directory, see [Guest.QMPSocket].
+	QMPSocket string
+	// ExtraArgs are appended to QEMU's arguments: the caller's NICs and
+	// backends, e.g. "-netdev", "user,id=u0", "-device",
+	// "virtio-net-pci,netdev=u0,id=net0". The guest's /init watches eth0,
+	// the first NIC.
+	ExtraArgs []string
+	// Memory is the guest's RAM (QEMU -m). Empty means DefaultMemory.
+	Memory string
+	// Paused starts QEMU with -S: the guest runs after a QMP "cont". Use
+	// it to set a NIC's link down before the guest looks at it.
+	Paused bool
+	// Machine is QEMU's -machine value. Empty means DefaultMachine.
+	Machine string
+	// KernelArgs are appended to DefaultKernelArgs.
+	KernelArgs []string
+	// QEMU is the emulator binary. Empty means DefaultQEMU from PATH.
+	QEMU string
+	// Stderr receives QEMU's standard error as well as the guest's own
+	// record of it (shown in errors). Nil means only the record.
+	Stderr io.Writer
+}
+
+// Guest is a running QEMU guest booted by [Boot]. Its methods are safe for
+// concurrent use.
+type Guest struct {
+	cmd     *exec.Cmd
+	dir     string // temporary directory, removed by Close
+	qmp     string
+	stderr  *tailBuffer
+	done    chan struct{} // closed once QEMU is reaped
+	exitErr error         // QEMU's exit status; written before done is closed
+
+	con, ctl net.Conn // console (ttyS0) and command channel (ttyS1)
+	readers  sync.WaitGroup
+
+	mu sync.Mutex // protects the fields below
+	// console is everything read from ttyS0.
+	console bytes.Buffer
+	// events is the parsed event log, events[i].Seq == i.
+	events []Event
+	// changed is closed and replaced when events grows or conEnded is set.
+	changed chan struct{}
+	// conEnded is set when the console reader stopped (QEMU gone).
+	conEnded bool
+	// closed is set by Close.
+	closed bool
+
+	exec execState
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Boot starts qemu-system-x86_64 on the assets with the caller's extra
+// arguments, connects the guest's console and command channel, and returns
+// once QEMU runs (unless Paused, the guest is booting then: wait for a
+// KindReady event). ctx bounds the start only; the guest runs until Close.
+// On error nothing is left behind.
+func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
+	if cfg == nil || cfg.Assets == nil {
+		return nil, newOpError("boot", errors.New("Config.Assets is required"))
+	}
+	for _, p := range []string{cfg.Assets.Kernel, cfg.Assets.Initrd} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, newOpError("boot", err)
+		}
+	}
+	bin := cfg.QEMU
+	if bin == "" {
+		bin = DefaultQEMU
+	}
+	bin, err = exec.LookPath(bin)
+	if err != nil {
+		return nil, newOpError("boot", err)
+	}
+	dir, err := os.MkdirTemp("", "nicplug-guest-")
+	if err != nil {
+		return nil, newOpError("boot", err)
+	}
+	g := &Guest{
+		dir:     dir,
+		qmp:     cfg.QMPSocket,
+		stderr:  &tailBuffer{max: 64 << 10},
+		done:    make(chan struct{}),
+		changed: make(chan struct{}),
+	}
+	g.exec.init()
+	if g.qmp == "" {
+		g.qmp = filepath.Join(dir, "qmp.sock")
+	}
+	var listeners []*net.UnixListener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+		if err != nil {
+			g.Close()
+		}
+	}()
+	socks := []string{filepath.Join(dir, "console.sock"), filepath.Join(dir, "command.sock")}
+	for _, s := range socks {
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: s, Net: "unix"})
+		if err != nil {
+			return nil, newOpError("boot", err)
+		}
+		listeners = append(listeners, l)
+	}
+
+	g.cmd = exec.Command(bin, qemuArgs(cfg, g.qmp, socks)...)
+	g.cmd.Stdin = nil
+	g.cmd.Stdout = nil
+	g.cmd.Stderr = g.stderr
+	if cfg.Stderr != nil {
+		g.cmd.Stderr = io.MultiWriter(g.stderr, cfg.Stderr)
+	}
+	g.cmd.SysProcAttr = sysProcAttr()
+	if err := g.cmd.Start(); err != nil {
+		g.cmd = nil
+		return nil, newOpError("boot", err)
+	}
+	go func() {
+		g.exitErr = g.cmd.Wait()
+		close(g.done)
+	}()
+
+	conns := make([]net.Conn, len(listeners))
+	for i, l := range listeners {
+		if conns[i], err = g.accept(ctx, l); err != nil {
+			for _, c := range conns {
+				if c != nil {
+					c.Close()
+				}
+			}
+			return nil, newOpError("boot", err)
+		}
+	}
+	g.con, g.ctl = conns[0], conns[1]
+	g.readers.Add(2)
+	go g.readConsole()
+	go g.readCommands()
+	if err := g.waitQMP(ctx); err != nil {
+		return nil, newOpError("boot", err)
+	}
+	return g, nil
+}
+
+// qemuArgs returns QEMU's command line.
+func qemuArgs(cfg *Config, qmp string, socks []string) []string {
+	machine := cfg.Machine
+	if machine == "" {
+		machine = DefaultMachine
+	}
+	mem := cfg.Memory
+	if mem == "" {
+		mem = DefaultMemory
+	}
+	kargs := append(append([]string{}, DefaultKernelArgs...), cfg.KernelArgs...)
+	args := []string{
+		"-machine", machine, "-nodefaults", "-display", "none", "-no-reboot",
+		"-m", mem,
+		"-kernel", cfg.Assets.Kernel, "-initrd", cfg.Assets.Initrd,
+		"-append", strings.Join(kargs, " "),
+		// QMP first: chardevs are created in order, so QMP listens before
+		// QEMU connects the serial sockets that Boot waits for.
+		"-qmp", "unix:" + qmp + ",server=on,wait=off",
+		"-chardev", "socket,id=nicplug-console,path=" + socks[0],
+		"-serial", "chardev:nicplug-console",
+		"-chardev", "socket,id=nicplug-command,path=" + socks[1],
+		"-serial", "chardev:nicplug-command",
+	}
+	if cfg.Paused {
+		args = append(args, "-S")
+	}
+	return append(args, cfg.ExtraArgs...)
+}
+
+// accept waits for QEMU to connect to l, for QEMU to exit, or for ctx.
+func (g *Guest) accept(ctx context.Context, l *net.UnixListener) (net.Conn, error) {
+	for {
+		if err := l.SetDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+			return nil, err
+		}
+		c, err := l.Accept()
+		if err == nil {
+			return c, nil
+		}
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			return nil, err
+		}
+		select {
+		case <-g.done:
+			return nil, g.exitError()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for qemu to connect its serial ports: %w", ctx.Err())
+		default:
+		}
+	}
+}
+
+// waitQMP waits until QMP answers a command, which QEMU does once its
+// machine and devices are created (its monitor thread greets earlier): a bad
+// device argument fails Boot. The connection is closed at once and QEMU
+// accepts the caller's next.
+func (g *Guest) waitQMP(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		err := greetQMP(ctx, g.qmp)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-g.done:
+			return g.exitError()
+		case <-ctx.Done():
+			return fmt.Errorf("wait for QMP on %s: %w (last error: %v)", g.qmp, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// greetQMP connects to QMP, negotiates capabilities and disconnects. It
+// gives up when ctx ends or QEMU closes the connection.
+func greetQMP(ctx context.Context, path string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	defer c.Close()
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(line, `"QMP"`) {
+		return fmt.Errorf("unexpected QMP greeting %q", line)
+	}
+	if _, err := io.WriteString(c, `{"execute":"qmp_capabilities"}`+"\n"); err != nil {
+		return err
+	}
+	line, err = r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(line, `"return"`) {
+		return fmt.Errorf("unexpected answer to qmp_capabilities: %q", line)
+	}
+	return nil
+}
+
+// exitError describes QEMU's exit; call it only after done is closed.
+func (g *Guest) exitError() error {
+	msg := strings.TrimSpace(g.stderr.String())
+	if msg != "" {
+		msg = ": " + msg
+	}
+	return fmt.Errorf("%w (%v)%s", ErrExited, g.exitErr, msg)
+}
+
+// QMPSocket returns the path of QEMU's QMP socket.
+func (g *Guest) QMPSocket() string { return g.qmp }
+
+// Pid returns QEMU's process id.
+func (g *Guest) Pid() int { return g.cmd.Process.Pid }
+
+// Done is closed when QEMU has exited and been reaped.
+func (g *Guest) Done() <-chan struct{} { return g.done }
+
+// Stderr returns the last 64 KiB QEMU wrote to its standard error.
+func (g *Guest) Stderr() string { return g.stderr.String() }
+
+// Close kills QEMU, waits for it and for the guest's goroutines, and removes
+// its temporary files. It is safe to call more than once.
+func (g *Guest) Close() error {
+	g.closeOnce.Do(func() {
+		g.mu.Lock()
+		g.closed = true
+		g.mu.Unlock()
+		if g.cmd != nil {
+			_ = g.cmd.Process.Kill()
+			<-g.done
+		}
+		for _, c := range []net.Conn{g.con, g.ctl} {
+			if c != nil {
+				c.Close()
+			}
+		}
+		g.readers.Wait()
+		g.closeErr = newOpError("close", os.RemoveAll(g.dir))
+	})
+	return g.closeErr
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}

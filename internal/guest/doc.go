@@ -1,0 +1,44 @@
+// Package guest boots a tiny Linux guest under qemu-system-x86_64 (TCG) for
+// nicplug's end-to-end tests, demo and benchmarks, and reports what the
+// guest sees of its network as a stream of timestamped events.
+//
+// # Assets
+//
+// [Build] makes a kernel and an initramfs, cached between runs under
+// $NICPLUG_GUEST_CACHE (else ~/.cache/nicplug/guest) and keyed by kernel
+// package version and a hash of the guest's scripts and busybox. The kernel
+// is Debian's cloud kernel (linux-image-cloud-amd64 resolved to its
+// versioned package), fetched with apt-get download and read with dpkg-deb
+// without installing it; the initramfs is a newc cpio written in Go holding
+// the host's busybox-static, the virtio network modules and the scripts in
+// rootfs/.
+//
+// # Booting
+//
+// [Boot] starts QEMU with the caller's extra arguments (its NICs) and a QMP
+// socket the caller connects to. Boot with Config.Paused, set the NIC's
+// link down over QMP, then "cont": the guest then starts with its cable
+// unplugged. [Start] does the same for a test and cleans up after it.
+//
+// # Events
+//
+// The guest's /init prints one line per event on its serial console, e.g.
+//
+//	NICPLUG-EV ready mac=52:54:00:12:34:56 up=1.73
+//	NICPLUG-EV carrier 1 up=1.73
+//	NICPLUG-EV lease 10.0.2.15/24 router=10.0.2.2 dns=10.0.2.3 lease=86400 up=1.90
+//	NICPLUG-EV ping 10.0.2.2 ok up=1.93
+//	NICPLUG-EV carrier 0 up=9.12
+//	NICPLUG-EV deconfig up=9.13
+//
+// It polls eth0's carrier every 10 ms; on carrier up it runs udhcpc, which
+// configures each lease and pings the router once; on carrier loss it stops
+// udhcpc and flushes eth0's addresses. [Guest.WaitEvent] waits for an event
+// after a sequence number: take [Guest.Seq] before acting (a QMP set_link)
+// and wait for what follows it.
+//
+// # Commands
+//
+// [Guest.Exec] runs a shell command in the guest over its second serial
+// port and returns its output and exit status.
+package guest

@@ -1,0 +1,68 @@
+package guest
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"time"
+
+	"github.com/nicplug/nicplug/internal/testenv"
+)
+
+// TB is the part of testing.TB that [Start] uses; a *testing.T or
+// *testing.B satisfies it.
+type TB interface {
+	Helper()
+	Skipf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	Failed() bool
+	Context() context.Context
+}
+
+// Start builds the assets (cached) and boots a guest for a test. cfg.Assets
+// may be nil (Start fills it in; cfg is not modified). It skips the test
+// when QEMU is missing or the assets cannot be built (no apt, no network),
+// which under NICPLUG_CI=1 is a failure instead. The guest is closed in
+// t.Cleanup, which logs its console and QEMU's stderr if the test failed.
+func Start(t TB, cfg *Config) *Guest {
+	t.Helper()
+	testenv.RequireQEMU(t)
+	for _, tool := range []string{"dpkg-deb"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Skip(t, "guest: "+tool+" not found (not a Debian host)")
+		}
+	}
+	c := Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Assets == nil {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		a, err := Build(ctx, nil)
+		cancel()
+		if err != nil {
+			testenv.Skip(t, fmt.Sprintf("guest assets unavailable: %v", err))
+		}
+		c.Assets = a
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	g, err := Boot(ctx, &c)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("guest console:\n%s", g.Console())
+			if s := g.Stderr(); s != "" {
+				t.Logf("qemu stderr:\n%s", s)
+			}
+		}
+		if err := g.Close(); err != nil {
+			t.Logf("%v", err)
+		}
+	})
+	return g
+}
