@@ -106,14 +106,35 @@ func (n *testNetns) linkNames(t testing.TB) []string {
 	return names
 }
 
-// countFDs counts the process's open file descriptors.
-func countFDs(t testing.TB) int {
+// openFDs maps the process's open descriptors to what they point at.
+func openFDs(t testing.TB) map[string]string {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ents)
+	m := make(map[string]string, len(ents))
+	for _, e := range ents {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name()) // the ReadDir fd itself is gone by now
+		m[e.Name()] = target
+	}
+	return m
+}
+
+// checkNoNewFDs fails if descriptors open now were not open in before.
+// (Descriptors closed meanwhile, e.g. by finalizers of earlier tests' files,
+// are fine.)
+func checkNoNewFDs(t testing.TB, before map[string]string, what string) {
+	t.Helper()
+	var leaked []string
+	for fd, target := range openFDs(t) {
+		if before[fd] != target {
+			leaked = append(leaked, fd+" -> "+target)
+		}
+	}
+	if len(leaked) > 0 {
+		t.Errorf("descriptors leaked by %s: %v", what, leaked)
+	}
 }
 
 // testEtherType is IEEE's "local experimental" EtherType.
@@ -324,4 +345,14 @@ func tunGetIffFile(f *os.File) (string, uint16, error) {
 		return "", 0, err
 	}
 	return name, flags, ierr
+}
+
+// countThreads returns the process's number of OS threads.
+func countThreads(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }

@@ -60,6 +60,16 @@ func TestIntegrationMacvtapModes(t *testing.T) {
 			mac := mustMAC("52:54:00:0f:7d:ad")
 			owner := Owner{VM: "vm-" + tt.mode.String(), NIC: "net0"}
 			ctx := ctxT(t)
+			parentMAC := func() string {
+				h := n.rawHandle(t)
+				defer h.Close()
+				p, err := h.LinkByName("p0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p.Attrs().HardwareAddr.String()
+			}
+			parentBefore := parentMAC()
 			l, err := CreateMacvtap(ctx, &MacvtapConfig{Parent: "p0", Mode: tt.mode, MAC: mac, Owner: owner, Netns: n.Path})
 			if err != nil {
 				t.Fatal(err)
@@ -118,6 +128,10 @@ func TestIntegrationMacvtapModes(t *testing.T) {
 				if name == l.Name {
 					t.Errorf("%s still exists after Delete", l.Name)
 				}
+			}
+			// Passthrough sets the parent's MAC; the kernel restores it.
+			if got := parentMAC(); got != parentBefore {
+				t.Errorf("parent MAC after Delete: %s, was %s", got, parentBefore)
 			}
 			if err := l.Delete(ctx); err != nil {
 				t.Errorf("second Delete: %v, want nil", err)

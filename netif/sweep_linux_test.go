@@ -150,7 +150,7 @@ func TestIntegrationBadInput(t *testing.T) {
 		{"owner too long", func(c *MacvtapConfig) { c.Owner.VM = strings.Repeat("v", 250) }, os.ErrInvalid, "at most 255"},
 		{"name taken", func(c *MacvtapConfig) { c.Name = "npmvttaken" }, os.ErrExist, "already exists"},
 	}
-	before, fds := n.linkNames(t), countFDs(t)
+	before, fds := n.linkNames(t), openFDs(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := good()
@@ -189,9 +189,7 @@ func TestIntegrationBadInput(t *testing.T) {
 	if got := n.linkNames(t); !slices.Equal(before, got) {
 		t.Errorf("links changed by bad input: %v -> %v", before, got)
 	}
-	if got := countFDs(t); got != fds {
-		t.Errorf("open fds %d -> %d after bad input", fds, got)
-	}
+	checkNoNewFDs(t, fds, "bad input")
 	if err := DeleteLink(ctx, n.Path, "p0"); !errors.Is(err, ErrNotOwned) {
 		t.Errorf("DeleteLink of the veth: %v, want ErrNotOwned", err)
 	}

@@ -63,7 +63,7 @@ func TestIntegrationOpenTap(t *testing.T) {
 	}
 
 	// Errors leave no file open and no device behind.
-	before, fds := n.linkNames(t), countFDs(t)
+	before, fds := n.linkNames(t), openFDs(t)
 	bad := []struct {
 		name string
 		opts *OpenOptions
@@ -93,9 +93,7 @@ func TestIntegrationOpenTap(t *testing.T) {
 	if got := n.linkNames(t); !slices.Equal(before, got) {
 		t.Errorf("links changed by failed opens: %v -> %v", before, got)
 	}
-	if got := countFDs(t); got != fds {
-		t.Errorf("open fds %d -> %d after failed opens", fds, got)
-	}
+	checkNoNewFDs(t, fds, "failed opens")
 }
 
 func TestIntegrationBridgeTap(t *testing.T) {
@@ -152,7 +150,7 @@ func TestIntegrationBridgeTap(t *testing.T) {
 	}
 
 	// Bad bridges leave nothing behind.
-	before, fds := n.linkNames(t), countFDs(t)
+	before, fds := n.linkNames(t), openFDs(t)
 	for _, tc := range []struct {
 		bridge string
 		kind   error
@@ -169,9 +167,7 @@ func TestIntegrationBridgeTap(t *testing.T) {
 	if got := n.linkNames(t); !slices.Equal(before, got) {
 		t.Errorf("links changed by failed creates: %v -> %v", before, got)
 	}
-	if got := countFDs(t); got != fds {
-		t.Errorf("open fds %d -> %d after failed creates", fds, got)
-	}
+	checkNoNewFDs(t, fds, "failed creates")
 
 	if err := l.Delete(ctx); err != nil {
 		t.Fatal(err)
