@@ -310,7 +310,7 @@ func (g *Guest) Done() <-chan struct{} { return g.done }
 func (g *Guest) Stderr() string { return g.stderr.String() }
 
 // Close kills QEMU, waits for it and for the guest's goroutines, and removes
-// its temporary files. It is safe to call more than once.
+// its temporary files and QMP socket. It is safe to call more than once.
 func (g *Guest) Close() error {
 	g.closeOnce.Do(func() {
 		g.mu.Lock()
@@ -326,6 +326,10 @@ func (g *Guest) Close() error {
 			}
 		}
 		g.readers.Wait()
+		// A killed QEMU leaves its QMP socket file behind.
+		if fi, err := os.Lstat(g.qmp); err == nil && fi.Mode().Type() == os.ModeSocket {
+			os.Remove(g.qmp)
+		}
 		g.closeErr = newOpError("close", os.RemoveAll(g.dir))
 	})
 	return g.closeErr

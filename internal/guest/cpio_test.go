@@ -102,15 +102,7 @@ func TestCPIOWriter(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("entries read back (-want +got):\n%s", diff)
 			}
-			if _, err := exec.LookPath("cpio"); err != nil {
-				return
-			}
-			cmd := exec.Command("cpio", "-it", "--quiet")
-			cmd.Stdin = bytes.NewReader(buf.Bytes())
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("cpio -it: %v\n%s", err, out)
-			}
+			out := cpioList(t, buf.Bytes())
 			if diff := cmp.Diff(tt.list, string(out)); diff != "" {
 				t.Errorf("cpio -it listing (-want +got):\n%s", diff)
 			}
@@ -147,4 +139,22 @@ func TestCPIOWriterErrors(t *testing.T) {
 	if err := w.WriteEntry(guest.CPIOEntry{Name: "x", Mode: 0o644}); err == nil {
 		t.Error("WriteEntry after Close succeeded")
 	}
+}
+
+// cpioList lists an archive with the host's cpio, else busybox's.
+func cpioList(t *testing.T, archive []byte) string {
+	t.Helper()
+	args := []string{"cpio", "-it", "--quiet"}
+	if _, err := exec.LookPath("cpio"); err != nil {
+		args = []string{"busybox", "cpio", "-t"}
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin = bytes.NewReader(archive)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, stderr.String())
+	}
+	return string(out)
 }

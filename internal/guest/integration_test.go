@@ -226,10 +226,15 @@ func TestIntegrationCloseLeavesNothing(t *testing.T) {
 	base := runtime.NumGoroutine()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	g, err := guest.Boot(ctx, &guest.Config{Assets: assets})
+	qmpSock := filepath.Join(t.TempDir(), "qmp.sock") // a caller-chosen QMP path
+	g, err := guest.Boot(ctx, &guest.Config{Assets: assets, QMPSocket: qmpSock})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if want, got := qmpSock, g.QMPSocket(); want != got {
+		t.Errorf("QMPSocket: want %s, got %s", want, got)
+	}
+	dialQMP(t, qmpSock).do(t, "query-status", nil)
 	waitEv(t, g, 0, guest.KindReady)
 	execOK(t, g, "true")
 	pid := g.Pid()
@@ -249,6 +254,7 @@ func TestIntegrationCloseLeavesNothing(t *testing.T) {
 		t.Errorf("Exec after Close: want ErrClosed, got %v", err)
 	}
 	checkEmpty(t, tmp)
+	checkEmpty(t, filepath.Dir(qmpSock))
 	checkGoroutines(t, base)
 
 	bad := []struct {
