@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -50,12 +51,27 @@ func StartQEMU(t testing.TB, extra ...string) *QEMU {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	q := &QEMU{Socket: sock, Cmd: cmd, Stderr: &stderr, done: make(chan struct{})}
+	// Pdeathsig fires when the OS thread that forked QEMU exits, not the
+	// process. Go destroys threads whose goroutine exits while locked
+	// (netns code does that on purpose), and such a goroutine can run on
+	// the thread that forked QEMU: fork from a thread of our own, locked
+	// until QEMU has exited.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			q.wait()
+			close(q.done)
+		}
+	}()
+	if err := <-started; err != nil {
 		os.RemoveAll(dir)
 		t.Fatalf("testenv: start qemu: %v", err)
 	}
-	q := &QEMU{Socket: sock, Cmd: cmd, Stderr: &stderr, done: make(chan struct{})}
-	go func() { q.wait(); close(q.done) }()
 	t.Cleanup(func() {
 		q.Kill()
 		os.RemoveAll(dir)
