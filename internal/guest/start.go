@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"sync"
 	"time"
 
 	"github.com/nicplug/nicplug/internal/testenv"
@@ -21,7 +22,15 @@ type TB interface {
 	Context() context.Context
 }
 
-// Start builds the assets (cached) and boots a guest for a test. cfg.Assets
+// startAssets builds the default assets once per process for Start:
+// resolving the kernel package with apt-cache alone takes about a second.
+var startAssets = sync.OnceValues(func() (*Assets, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return Build(ctx, nil)
+})
+
+// Start builds the assets (cached, and built once per process) and boots a guest for a test. cfg.Assets
 // may be nil (Start fills it in; cfg is not modified). It skips the test
 // when QEMU is missing or the assets cannot be built (no apt, no network),
 // which under NICPLUG_CI=1 is a failure instead. The guest is closed in
@@ -39,9 +48,7 @@ func Start(t TB, cfg *Config) *Guest {
 		c = *cfg
 	}
 	if c.Assets == nil {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-		a, err := Build(ctx, nil)
-		cancel()
+		a, err := startAssets()
 		if err != nil {
 			testenv.Skip(t, fmt.Sprintf("guest assets unavailable: %v", err))
 		}
