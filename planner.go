@@ -217,6 +217,7 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	}
 
 	// Cleanup of leftovers: no undo, they are garbage.
+	cleanupBefore := len(b.steps)
 	for _, port := range live.StrayPorts {
 		b.add("cleanup", netdevDel(port))
 	}
@@ -229,7 +230,16 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 		}
 	}
 
+	// QEMU cannot report link state: trust the recorded one only when the
+	// live wiring is what was recorded and no plan was interrupted;
+	// otherwise assume the opposite of what is wanted, so the plan sets
+	// the link explicitly.
+	cleanups := len(b.steps) - cleanupBefore
 	link := cur.LinkUp
+	unknown := !b.wiredAsRecorded(live, cur, cleanups > 0)
+	if unknown {
+		link = true // it may be up: take it down before detaching
+	}
 	var kind PlanKind
 	var newID backend.NetdevID
 	switch {
@@ -250,7 +260,7 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	}
 	if len(detach) > 0 && link {
 		b.add("down", setLink(want.Device, false), setLink(want.Device, true))
-		link = false
+		link, unknown = false, false
 	}
 	wentDown := cur.LinkUp && !link
 	for _, d := range detach {
@@ -263,15 +273,20 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	if want.LinkUp && !link && wentDown && p.CarrierHold > 0 {
 		b.add("hold", Action{Type: ActionWait, Duration: p.CarrierHold.String()})
 	}
-	if link != want.LinkUp {
+	if link != want.LinkUp || unknown {
 		phase := "up"
-		if kind == "" {
-			phase, kind = "link", KindLink
-		}
-		if !want.LinkUp {
+		switch {
+		case kind == "":
+			phase = "link"
+		case !want.LinkUp:
 			phase = "down"
 		}
-		b.add(phase, setLink(want.Device, want.LinkUp), setLink(want.Device, link))
+		if unknown {
+			// Nothing known to restore.
+			b.add(phase, setLink(want.Device, want.LinkUp))
+		} else {
+			b.add(phase, setLink(want.Device, want.LinkUp), setLink(want.Device, link))
+		}
 		link = want.LinkUp
 	}
 	if announce && p.Announce && link && (kind == KindPlug || kind == KindSwitch) {
@@ -283,13 +298,38 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 			return "", err
 		}
 	}
-	if kind == "" {
+	switch {
+	case kind != "":
+	case cleanups > 0:
+		kind = KindCleanup
+	case len(b.steps) > 0:
+		kind = KindLink
+	default:
 		kind = KindNoop
-		if len(b.steps) > 0 {
-			kind = KindCleanup
-		}
 	}
 	return kind, nil
+}
+
+// wiredAsRecorded reports whether live shows exactly cur's backend (or
+// none) attached and no leftovers were found.
+func (b *planBuilder) wiredAsRecorded(live NICState, cur Wiring, leftovers bool) bool {
+	if leftovers {
+		return false
+	}
+	var attached []BackendState
+	for _, bs := range live.Backends {
+		if bs.Attached() {
+			attached = append(attached, bs)
+		}
+	}
+	if cur.Backend.IsNone() {
+		return len(attached) == 0
+	}
+	if len(attached) != 1 {
+		return false
+	}
+	id, err := backend.ParseNetdevID(attached[0].ID)
+	return err == nil && id.Hash == backend.SpecHash(cur.Backend)
 }
 
 func derefAll(lb *liveBackend) []liveBackend {
@@ -415,8 +455,13 @@ func (p *Planner) Start(live *State, wants []Wiring) (*Plan, error) {
 		if !ok {
 			return nil, fmt.Errorf("nicplug: NIC %s not found in QEMU", w.Device)
 		}
-		// QEMU boots every NIC with its link up and no backend.
+		// QEMU boots every NIC with its link up and no backend. Once
+		// the VM runs, the configured wiring is assumed and read-back
+		// checks the backend part of it.
 		cur := Wiring{Device: w.Device, Hub: w.Hub, MAC: w.MAC, Backend: domain.Backend{Type: domain.TypeNone}, LinkUp: true}
+		if live.Running {
+			cur = w
+		}
 		if _, err := b.update(*ns, cur, w, false); err != nil {
 			return nil, err
 		}

@@ -88,7 +88,7 @@ func planCases() []planCase {
 		{"switch-user-udp-link-down", p, attached("vm1", user, 5), wiring(user, false), wiring(udp, false), nicplug.KindSwitch, 4},
 		{"link-down", p, attached("vm1", user, 1), wiring(user, true), wiring(user, false), nicplug.KindLink, 1},
 		{"link-up", p, attached("vm1", direct, 1), wiring(direct, false), wiring(direct, true), nicplug.KindLink, 1},
-		{"cleanup", p, leftovers, wiring(user, true), wiring(user, true), nicplug.KindCleanup, 4},
+		{"cleanup", p, leftovers, wiring(user, true), wiring(user, true), nicplug.KindCleanup, 5},
 		{"cleanup-then-switch", p, leftovers, wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 13},
 	}
 }

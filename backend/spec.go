@@ -127,6 +127,9 @@ func Validate(b domain.Backend) error {
 		if err := checkPort(bad, "port", b.Port); err != nil {
 			return err
 		}
+		if b.Type == domain.TypeMcast && b.LocalAddress != "" && net.ParseIP(b.LocalAddress) == nil {
+			return bad("local address %q is not an IP address", b.LocalAddress)
+		}
 		if b.Type != domain.TypeUDP {
 			return nil
 		}
@@ -169,7 +172,7 @@ func checkIfname(s string) error {
 //	user:    {"type":"user","id":ID}
 //	server:  {"type":"socket","id":ID,"listen":"ADDR:PORT"}
 //	client:  {"type":"socket","id":ID,"connect":"ADDR:PORT"}
-//	mcast:   {"type":"socket","id":ID,"mcast":"ADDR:PORT"}
+//	mcast:   {"type":"socket","id":ID,"mcast":"ADDR:PORT"[,"localaddr":"LADDR"]}
 //	udp:     {"type":"socket","id":ID,"udp":"ADDR:PORT","localaddr":"ADDR:PORT"}
 func NetdevArgs(id string, b domain.Backend, fdNames ...string) (json.RawMessage, error) {
 	need, err := Needs(b)
@@ -190,6 +193,9 @@ func NetdevArgs(id string, b domain.Backend, fdNames ...string) (json.RawMessage
 	case domain.TypeClient:
 		return Object("type", "socket", "id", id, "connect", hp(b.Address, b.Port)), nil
 	case domain.TypeMcast:
+		if b.LocalAddress != "" {
+			return Object("type", "socket", "id", id, "mcast", hp(b.Address, b.Port), "localaddr", b.LocalAddress), nil
+		}
 		return Object("type", "socket", "id", id, "mcast", hp(b.Address, b.Port)), nil
 	case domain.TypeUDP:
 		return Object("type", "socket", "id", id, "udp", hp(b.Address, b.Port), "localaddr", hp(b.LocalAddress, b.LocalPort)), nil

@@ -26,6 +26,7 @@ func TestNetdevArgs(t *testing.T) {
 		{"server any", domain.Backend{Type: domain.TypeServer, Port: 5555}, nil, backend.NeedNothing, `{"type":"socket","id":"X","listen":":5555"}`},
 		{"client v6", domain.Backend{Type: domain.TypeClient, Address: "::1", Port: 5555}, nil, backend.NeedNothing, `{"type":"socket","id":"X","connect":"[::1]:5555"}`},
 		{"mcast", domain.Backend{Type: domain.TypeMcast, Address: "230.0.0.1", Port: 5558}, nil, backend.NeedNothing, `{"type":"socket","id":"X","mcast":"230.0.0.1:5558"}`},
+		{"mcast local", domain.Backend{Type: domain.TypeMcast, Address: "230.0.0.1", Port: 5558, LocalAddress: "127.0.0.1"}, nil, backend.NeedNothing, `{"type":"socket","id":"X","mcast":"230.0.0.1:5558","localaddr":"127.0.0.1"}`},
 		{"udp", domain.Backend{Type: domain.TypeUDP, Address: "127.0.0.1", Port: 1, LocalAddress: "127.0.0.1", LocalPort: 2}, nil, backend.NeedNothing, `{"type":"socket","id":"X","udp":"127.0.0.1:1","localaddr":"127.0.0.1:2"}`},
 	}
 	for _, tt := range tests {
@@ -62,6 +63,7 @@ func TestValidateRejects(t *testing.T) {
 		{domain.Backend{Type: domain.TypeClient, Address: "127.0.0.1", Port: 70000}, "out of range"},
 		{domain.Backend{Type: domain.TypeMcast, Address: "127.0.0.1", Port: 1}, "not a multicast"},
 		{domain.Backend{Type: domain.TypeUDP, Address: "127.0.0.1", Port: 1}, "local address"},
+		{domain.Backend{Type: domain.TypeMcast, Address: "230.0.0.1", Port: 1, LocalAddress: "x"}, "local address"},
 		{domain.Backend{Type: domain.TypeUDP, Address: "127.0.0.1", Port: 1, LocalAddress: "127.0.0.1"}, "local port 0"},
 		{domain.Backend{Type: "vhostuser"}, `unknown backend type "vhostuser"`},
 	}

@@ -1,0 +1,463 @@
+package nicplug_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/backend"
+	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/internal/testenv"
+	"github.com/nicplug/nicplug/qmp"
+)
+
+const (
+	macA = "52:54:00:00:00:01"
+	macB = "52:54:00:00:00:02"
+)
+
+var (
+	xNone     = iface(macA, "none", "")
+	xUser     = iface(macA, "user", "")
+	xUserDown = iface(macA, "user", "<link state='down'/>")
+	xUDP      = iface(macA, "udp", "<source address='127.0.0.1' port='47001'><local address='127.0.0.1' port='47002'/></source>")
+	xDirect   = iface(macA, "direct", "<source dev='veth0' mode='bridge'/>")
+	xBridge   = iface(macA, "bridge", "<source bridge='br0'/>")
+	xEthernet = iface(macA, "ethernet", "<target dev='tap7' managed='no'/>")
+	xNoneB    = iface(macB, "none", "")
+	xEthB     = iface(macB, "ethernet", "<target dev='tap7' managed='no'/>")
+)
+
+// scenario is one plan kind on a VM in a given state.
+type scenario struct {
+	name   string
+	root   bool // needs the test netns (macvtap, taps)
+	cfg    nicplug.Config
+	boot   []string // the domain's interfaces
+	prep   []string // updates applied after Start
+	update string   // the update under test; "" tests the start plan
+	kind   nicplug.PlanKind
+	steps  int
+}
+
+func scenarios() []scenario {
+	return []scenario{
+		{name: "start-user", boot: []string{xUser, xNoneB}, kind: nicplug.KindStart, steps: 4},
+		{name: "plug-user", boot: []string{xNone}, update: xUser, kind: nicplug.KindPlug, steps: 3},
+		{name: "unplug-user", boot: []string{xUser}, update: xNone, kind: nicplug.KindUnplug, steps: 3},
+		{name: "switch-user-udp", boot: []string{xUser}, update: xUDP, cfg: nicplug.Config{Announce: true}, kind: nicplug.KindSwitch, steps: 7},
+		{name: "link-down", boot: []string{xUser}, update: xUserDown, kind: nicplug.KindLink, steps: 1},
+		{name: "link-up", boot: []string{xNone}, prep: []string{xUserDown}, update: xUser, kind: nicplug.KindLink, steps: 1},
+		{name: "start-direct-ethernet", root: true, boot: []string{xDirect, xEthB}, kind: nicplug.KindStart, steps: 10},
+		{name: "plug-direct", root: true, boot: []string{xNone}, update: xDirect, kind: nicplug.KindPlug, steps: 6},
+		{name: "switch-direct-bridge", root: true, boot: []string{xDirect}, update: xBridge, kind: nicplug.KindSwitch, steps: 10},
+		{name: "switch-user-ethernet", root: true, boot: []string{xUser}, update: xEthernet, kind: nicplug.KindSwitch, steps: 8},
+		{name: "unplug-bridge", root: true, boot: []string{xNone}, prep: []string{xBridge}, update: xNone, kind: nicplug.KindUnplug, steps: 4},
+	}
+}
+
+var vmSeq int
+
+// setup boots the scenario's VM and applies its setup updates.
+func (sc scenario) setup(t testing.TB, ctx context.Context) *rig {
+	t.Helper()
+	var ns *testNetns
+	if sc.root {
+		ns = newTestNetns(t)
+	} else {
+		testenv.RequireQEMU(t)
+	}
+	vmSeq++
+	cfg := sc.cfg
+	r := newRig(t, ns, &cfg, fmt.Sprintf("vm%d", vmSeq), sc.boot...)
+	if sc.update != "" {
+		if err := r.vm.Start(ctx); err != nil {
+			t.Fatalf("start: %v\nqemu stderr: %s", err, r.q.Stderr)
+		}
+	}
+	for _, u := range sc.prep {
+		if err := r.vm.UpdateDevice(ctx, []byte(u)); err != nil {
+			t.Fatalf("setup update: %v", err)
+		}
+	}
+	return r
+}
+
+func (sc scenario) plan(t testing.TB, ctx context.Context, r *rig) *nicplug.Plan {
+	t.Helper()
+	var p *nicplug.Plan
+	var err error
+	if sc.update == "" {
+		p, err = r.vm.PlanStart(ctx)
+	} else {
+		p, err = r.vm.PlanUpdate(ctx, []byte(sc.update))
+	}
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	if p.Kind != sc.kind || len(p.Steps) != sc.steps {
+		t.Fatalf("plan is %s with %d steps, want %s with %d:\n%s", p.Kind, len(p.Steps), sc.kind, sc.steps, p)
+	}
+	return p
+}
+
+func (sc scenario) skipUnlessPossible(t *testing.T) {
+	if sc.root && os.Geteuid() != 0 {
+		testenv.RequireRoot(t)
+	}
+}
+
+// verify checks every NIC's live wiring against the VM's configuration:
+// through info network and qom-get the hub holds exactly the configured
+// backend (by spec hash) or none; the host holds exactly the links it
+// needs; Interfaces agrees.
+func verify(t testing.TB, ctx context.Context, r *rig) {
+	t.Helper()
+	dom := r.vm.Domain()
+	ifs, err := r.vm.Interfaces(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantLinks int
+	for i, n := range dom.NICs {
+		dev, b := n.DeviceID(), n.Backend()
+		got := r.attachedBackend(ctx, dev)
+		if b.IsNone() {
+			if got != "" {
+				t.Errorf("%s: backend %s attached, want none", dev, got)
+			}
+			continue
+		}
+		id, err := backend.ParseNetdevID(got)
+		if err != nil || id.Hash != backend.SpecHash(b) {
+			t.Errorf("%s: backend %q attached, want one of spec %v (hash %s)", dev, got, b, backend.SpecHash(b))
+		}
+		if ifs[i].BackendID != got || ifs[i].Backend != b || ifs[i].LinkUp != n.LinkUp() {
+			t.Errorf("Interfaces()[%d] = %+v, want backend %s (%v), link %v", i, ifs[i], got, b, n.LinkUp())
+		}
+		if need, _ := backend.Needs(b); need.Creates() {
+			wantLinks++
+		}
+	}
+	// No standalone nicplug backends or stray ports are left anywhere.
+	ni := r.infoNetwork(ctx)
+	for _, c := range ni.Clients {
+		if strings.HasPrefix(c.Name, backend.Prefix) {
+			t.Errorf("standalone netdev %s left in QEMU", c.Name)
+		}
+	}
+	for _, h := range ni.Hubs {
+		for _, p := range h.Ports {
+			if p.Peer == nil {
+				t.Errorf("unconnected hub port %s left on hub %d", p.Name, h.ID)
+			}
+		}
+	}
+	if r.host != nil {
+		links, err := r.host.ListOwned(ctx, r.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(links) != wantLinks {
+			t.Errorf("host has %d owned links %v, want %d", len(links), links, wantLinks)
+		}
+	}
+}
+
+// TestIntegrationPlanKinds applies every plan kind to a real QEMU, checks
+// the result through info network and qom-get, and that planning the same
+// update again gives an empty plan. Apply times are logged.
+func TestIntegrationPlanKinds(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			sc.skipUnlessPossible(t)
+			ctx := ctxT(t)
+			r := sc.setup(t, ctx)
+			p := sc.plan(t, ctx, r)
+			start := time.Now()
+			if err := r.vm.Apply(ctx, p); err != nil {
+				t.Fatalf("apply:\n%s\n%v\nqemu: %v %s", p, err, r.q.Cmd.ProcessState, r.q.Stderr)
+			}
+			t.Logf("apply %s (%d steps): %v", p.Kind, len(p.Steps), time.Since(start))
+			verify(t, ctx, r)
+			if sc.update == "" {
+				st, err := r.vm.State(ctx)
+				if err != nil || !st.Running {
+					t.Errorf("after start: running=%v, %v", st != nil && st.Running, err)
+				}
+				p, err = r.vm.PlanStart(ctx)
+				if err != nil || len(p.Steps) != 0 {
+					t.Errorf("second start plan: %v, %v", p, err)
+				}
+				return
+			}
+			// Idempotence: the same update again is a noop.
+			again, err := r.vm.PlanUpdate(ctx, []byte(sc.update))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Kind != nicplug.KindNoop || len(again.Steps) != 0 {
+				t.Errorf("same update again gives:\n%s", again)
+			}
+			if err := r.vm.Apply(ctx, p); !errors.Is(err, nicplug.ErrStalePlan) {
+				t.Errorf("re-applying an applied plan = %v, want ErrStalePlan", err)
+			}
+		})
+	}
+}
+
+// TestIntegrationFaults injects a fault at every step of every plan kind and
+// checks that QEMU's net clients and the host's owned links are exactly as
+// before, and that the error names the step and reaches the cause.
+func TestIntegrationFaults(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			sc.skipUnlessPossible(t)
+			ctx := ctxT(t)
+			r := sc.setup(t, ctx)
+			before := r.snapshot(ctx)
+			first := sc.plan(t, ctx, r)
+			fds := countFDs(t)
+			for k := 1; k <= len(first.Steps); k++ {
+				for _, mode := range []string{faultError, faultCancel} {
+					p := sc.plan(t, ctx, r)
+					if p.String() != first.String() {
+						t.Fatalf("after rollback the plan changed:\n%s\nwas\n%s", p, first)
+					}
+					actx, cancel := context.WithCancel(ctx)
+					r.in.arm(k, mode, cancel)
+					err := r.vm.Apply(actx, p)
+					r.in.disarm()
+					cancel()
+					what := fmt.Sprintf("%s at step %d (%s)", mode, k, p.Steps[k-1].Do)
+					var se *nicplug.StepError
+					if !errors.As(err, &se) {
+						t.Fatalf("%s: Apply = %v, want a *StepError", what, err)
+					}
+					if se.UndoErr != nil {
+						t.Errorf("%s: rollback failed: %v", what, se.UndoErr)
+					}
+					switch mode {
+					case faultError:
+						if se.Step != k || !errors.Is(err, errInjected) {
+							t.Errorf("%s: error %v names step %d, want step %d and the injected error", what, err, se.Step, k)
+						}
+					case faultCancel:
+						// The call may complete despite the cancellation;
+						// then the next step notices it.
+						if (se.Step != k && se.Step != k+1) || !errors.Is(err, context.Canceled) {
+							t.Errorf("%s: error %v names step %d, want step %d or %d and context.Canceled", what, err, se.Step, k, k+1)
+						}
+					}
+					r.requireSame(ctx, what, before)
+					r.requireNoFDs(ctx, what, p, fds)
+				}
+			}
+			// Apply still works after all that.
+			if err := r.vm.Apply(ctx, sc.plan(t, ctx, r)); err != nil {
+				t.Fatal(err)
+			}
+			verify(t, ctx, r)
+		})
+	}
+}
+
+// TestIntegrationFaultsQEMUKilled kills QEMU just before each QMP step of
+// every plan kind: the error reaches qmp.ErrClosed and the host is back to
+// where it started.
+func TestIntegrationFaultsQEMUKilled(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			sc.skipUnlessPossible(t)
+			ctx := ctxT(t)
+			steps := sc.plan(t, ctx, sc.setup(t, ctx)).Steps
+			for k, s := range steps {
+				if s.Do.Type != nicplug.ActionQMP {
+					continue
+				}
+				r := sc.setup(t, ctx)
+				before := r.snapshot(ctx)
+				p := sc.plan(t, ctx, r)
+				r.in.arm(k+1, faultKill, nil)
+				err := r.vm.Apply(ctx, p)
+				var se *nicplug.StepError
+				if !errors.As(err, &se) || se.Step != k+1 || !errors.Is(err, qmp.ErrClosed) {
+					t.Errorf("kill at step %d: Apply = %v, want StepError at step %d reaching qmp.ErrClosed", k+1, err, k+1)
+				}
+				r.requireSame(ctx, fmt.Sprintf("kill at step %d", k+1), before)
+			}
+		})
+	}
+}
+
+// TestIntegrationCollisions pre-creates the ids a plan is about to use.
+func TestIntegrationCollisions(t *testing.T) {
+	testenv.RequireQEMU(t)
+	ctx := ctxT(t)
+	r := newRig(t, nil, nil, "collide", xNone)
+	if err := r.vm.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.vm.PlanUpdate(ctx, []byte(xUser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	beID := backend.BackendID("net0", 1, domain.Backend{Type: domain.TypeUser})
+	tests := []struct {
+		name     string
+		create   []any // netdev_add arguments of the squatter
+		failStep int
+	}{
+		{"backend id", []any{"type", "user", "id", beID.String()}, 1},
+		{"hub port id", []any{"type", "hubport", "id", beID.Port().String(), "hubid", 99}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := r.mon.Execute(ctx, "netdev_add", backend.Object(tt.create...)); err != nil {
+				t.Fatal(err)
+			}
+			before := r.snapshot(ctx)
+			err := r.vm.Apply(ctx, p)
+			var se *nicplug.StepError
+			var ce *qmp.CommandError
+			if !errors.As(err, &se) || se.Step != tt.failStep || !errors.As(err, &ce) || se.UndoErr != nil {
+				t.Errorf("Apply = %v, want StepError at step %d reaching a *qmp.CommandError, clean rollback", err, tt.failStep)
+			}
+			r.requireSame(ctx, tt.name, before)
+			if _, err := r.mon.Execute(ctx, "netdev_del", backend.Object("id", tt.create[3])); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// The plan was not applied: it is still current and now succeeds.
+	if err := r.vm.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, ctx, r)
+}
+
+// TestIntegrationFDNameCollision: a name already held by the monitor is
+// replaced by getfd (QEMU closes the old fd); the plan succeeds and no name
+// is left behind.
+func TestIntegrationFDNameCollision(t *testing.T) {
+	ns := newTestNetns(t)
+	ctx := ctxT(t)
+	r := newRig(t, ns, nil, "fdcollide", xNone)
+	if err := r.vm.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.vm.PlanUpdate(ctx, []byte(xEthernet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := backend.BackendID("net0", 1, domain.Backend{Type: domain.TypeEthernet, Dev: "tap7"}).FD(0).String()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	if err := r.mon.GetFD(ctx, fd, devnull); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.vm.Apply(ctx, p); err != nil {
+		t.Fatalf("apply with a colliding fd name: %v", err)
+	}
+	verify(t, ctx, r)
+	if err := r.mon.CloseFD(ctx, fd); err == nil {
+		t.Errorf("fd name %s still held by QEMU after the plan", fd)
+	}
+}
+
+// TestIntegrationCarrierHoldCancelled cancels the context during the
+// carrier hold of a switch: the switch is rolled back.
+func TestIntegrationCarrierHoldCancelled(t *testing.T) {
+	testenv.RequireQEMU(t)
+	ctx := ctxT(t)
+	r := newRig(t, nil, &nicplug.Config{CarrierHold: time.Minute}, "hold", xUser)
+	if err := r.vm.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := r.snapshot(ctx)
+	p, err := r.vm.PlanUpdate(ctx, []byte(xUDP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := 0
+	for _, s := range p.Steps {
+		if s.Do.Type == nicplug.ActionWait {
+			hold = s.Num
+		}
+	}
+	if hold == 0 {
+		t.Fatalf("switch with carrier hold has no wait step:\n%s", p)
+	}
+	actx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	err = r.vm.Apply(actx, p)
+	var se *nicplug.StepError
+	if !errors.As(err, &se) || se.Step != hold || !errors.Is(err, context.DeadlineExceeded) || se.UndoErr != nil {
+		t.Fatalf("Apply = %v, want StepError at hold step %d with DeadlineExceeded", err, hold)
+	}
+	r.requireSame(ctx, "cancelled hold", before)
+}
+
+// TestIntegrationConverge simulates a crash after every prefix of a switch
+// plan: a new VM (as a restarted process would make, from the old
+// configuration) plans the same update, which cleans up and converges; the
+// plan after that is a noop.
+func TestIntegrationConverge(t *testing.T) {
+	for _, sc := range scenarios() {
+		if sc.kind != nicplug.KindSwitch {
+			continue
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			sc.skipUnlessPossible(t)
+			ctx := ctxT(t)
+			n := len(sc.plan(t, ctx, sc.setup(t, ctx)).Steps)
+			for k := 1; k < n; k++ {
+				r := sc.setup(t, ctx)
+				p := sc.plan(t, ctx, r)
+				p.Steps = p.Steps[:k] // the process dies after step k
+				if err := r.vm.Apply(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+				// The restarted process: a new VM from the configuration
+				// in effect before the update, on the same monitor.
+				dom, err := domain.ParseDomain(domainXML(r.name, sc.boot...), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(sc.prep) > 0 {
+					t.Fatal("converge scenarios must not have setup updates")
+				}
+				cfg := sc.cfg
+				if r.host != nil {
+					cfg.Host = r.host
+				} else {
+					cfg.Host = emptyHost{}
+				}
+				r.vm, err = nicplug.NewVMForTest(r.mon, r.mon, dom, &cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fix, err := r.vm.PlanUpdate(ctx, []byte(sc.update))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := r.vm.Apply(ctx, fix); err != nil {
+					t.Fatalf("crash after step %d: converging plan failed:\n%s\n%v", k, fix, err)
+				}
+				verify(t, ctx, r)
+				again, err := r.vm.PlanUpdate(ctx, []byte(sc.update))
+				if err != nil || again.Kind != nicplug.KindNoop {
+					t.Errorf("crash after step %d: after converging:\n%v %v", k, again, err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,400 @@
+package nicplug_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/backend"
+	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/internal/testenv"
+	"github.com/nicplug/nicplug/qmp"
+)
+
+// testNetns is a fresh network namespace with a veth pair (veth0 is the
+// macvtap parent), a bridge br0 and a tap tap7, deleted in t.Cleanup.
+type testNetns struct {
+	name, path string
+}
+
+func newTestNetns(t testing.TB) *testNetns {
+	t.Helper()
+	testenv.RequireRoot(t)
+	var b [4]byte
+	rand.Read(b[:])
+	n := &testNetns{name: "npcore-" + hex.EncodeToString(b[:])}
+	n.path = "/run/netns/" + n.name
+	run(t, "ip", "netns", "add", n.name)
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", n.name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", n.name, err, out)
+		}
+	})
+	for _, args := range [][]string{
+		{"link", "set", "lo", "up"},
+		{"link", "add", "veth0", "type", "veth", "peer", "name", "veth1"},
+		{"link", "set", "veth0", "up"},
+		{"link", "set", "veth1", "up"},
+		{"link", "add", "br0", "type", "bridge"},
+		{"link", "set", "br0", "up"},
+		{"tuntap", "add", "dev", "tap7", "mode", "tap"},
+		{"link", "set", "tap7", "up"},
+	} {
+		run(t, "ip", append([]string{"-n", n.name}, args...)...)
+	}
+	return n
+}
+
+func run(t testing.TB, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+var errInjected = errors.New("injected fault")
+
+// Fault modes.
+const (
+	faultError  = "error"  // the call fails without reaching QEMU or the host
+	faultCancel = "cancel" // the apply context is cancelled, then the call runs
+	faultKill   = "kill"   // QEMU is killed, then the call runs
+)
+
+// injector counts the calls a plan's steps make while armed and injects a
+// fault into the armed one.
+type injector struct {
+	mu     sync.Mutex
+	armed  bool
+	at     int // 1-based call to break
+	calls  int
+	mode   string
+	cancel context.CancelFunc
+	qemu   *testenv.QEMU
+}
+
+func (in *injector) arm(at int, mode string, cancel context.CancelFunc) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.armed, in.at, in.calls, in.mode, in.cancel = true, at, 0, mode, cancel
+}
+
+func (in *injector) disarm() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.armed = false
+}
+
+// hit is called before each call; it returns the error to inject.
+func (in *injector) hit() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.armed {
+		return nil
+	}
+	in.calls++
+	if in.calls != in.at {
+		return nil
+	}
+	in.armed = false // undos pass through
+	switch in.mode {
+	case faultError:
+		return errInjected
+	case faultCancel:
+		in.cancel()
+	case faultKill:
+		in.qemu.Kill()
+	}
+	return nil
+}
+
+type faultMon struct {
+	in  *injector
+	mon *qmp.Client
+}
+
+func (m *faultMon) Execute(ctx context.Context, cmd string, args any, files ...*os.File) (json.RawMessage, error) {
+	if err := m.in.hit(); err != nil {
+		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
+	}
+	return m.mon.Execute(ctx, cmd, args, files...)
+}
+
+type faultHost struct {
+	in *injector
+	h  backend.Host
+}
+
+func (f *faultHost) CreateMacvtap(ctx context.Context, cfg backend.MacvtapConfig) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.h.CreateMacvtap(ctx, cfg)
+}
+
+func (f *faultHost) CreateBridgeTap(ctx context.Context, cfg backend.BridgeTapConfig) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.h.CreateBridgeTap(ctx, cfg)
+}
+
+func (f *faultHost) OpenMacvtap(ctx context.Context, name string) (*os.File, error) {
+	if err := f.in.hit(); err != nil {
+		return nil, err
+	}
+	return f.h.OpenMacvtap(ctx, name)
+}
+
+func (f *faultHost) OpenTap(ctx context.Context, name string) (*os.File, error) {
+	if err := f.in.hit(); err != nil {
+		return nil, err
+	}
+	return f.h.OpenTap(ctx, name)
+}
+
+func (f *faultHost) DeleteLink(ctx context.Context, name string) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.h.DeleteLink(ctx, name)
+}
+
+// ListOwned is read-back, never faulted.
+func (f *faultHost) ListOwned(ctx context.Context, vm string) ([]backend.OwnedLink, error) {
+	return f.h.ListOwned(ctx, vm)
+}
+
+// rig is one QEMU with a VM attached through fault-injecting wrappers.
+type rig struct {
+	t    testing.TB
+	q    *testenv.QEMU
+	mon  *qmp.Client
+	in   *injector
+	vm   *nicplug.VM
+	host backend.Host // unwrapped
+	ns   *testNetns
+	name string
+}
+
+func domainXML(name string, ifaces ...string) []byte {
+	return []byte(fmt.Sprintf(`<domain type='qemu'><name>%s</name><devices>%s</devices></domain>`,
+		name, strings.Join(ifaces, "")))
+}
+
+// iface is an <interface> of type typ ("none", "user", …) with inner XML.
+func iface(mac, typ, inner string) string {
+	return fmt.Sprintf(`<interface type='%s'><mac address='%s'/><model type='virtio'/>%s</interface>`, typ, mac, inner)
+}
+
+func newRig(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, ifaces ...string) *rig {
+	t.Helper()
+	xml := domainXML(name, ifaces...)
+	dom, err := domain.ParseDomain(xml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, err := dom.QEMUArgs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := testenv.StartQEMU(t, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mon, err := qmp.Dial(ctx, q.Socket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mon.Close() })
+	r := &rig{t: t, q: q, mon: mon, in: &injector{qemu: q}, ns: ns, name: name}
+	c := nicplug.Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	if ns != nil {
+		r.host = backend.NewNetifHost(ns.path)
+		c.Host = &faultHost{in: r.in, h: r.host}
+	} else {
+		c.Host = &faultHost{in: r.in, h: emptyHost{}}
+	}
+	r.vm, err = nicplug.NewVMForTest(&faultMon{in: r.in, mon: mon}, mon, dom, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// emptyHost is a host with nothing on it, for VMs using only backends
+// inside QEMU: every host operation fails.
+type emptyHost struct{}
+
+var errNoHost = errors.New("test: no host in this test")
+
+func (emptyHost) CreateMacvtap(context.Context, backend.MacvtapConfig) error     { return errNoHost }
+func (emptyHost) CreateBridgeTap(context.Context, backend.BridgeTapConfig) error { return errNoHost }
+func (emptyHost) OpenMacvtap(context.Context, string) (*os.File, error)          { return nil, errNoHost }
+func (emptyHost) OpenTap(context.Context, string) (*os.File, error)              { return nil, errNoHost }
+func (emptyHost) DeleteLink(context.Context, string) error                       { return errNoHost }
+func (emptyHost) ListOwned(context.Context, string) ([]backend.OwnedLink, error) { return nil, nil }
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var fdRE = regexp.MustCompile(`fd=\d+`)
+
+// snapshot is what QEMU's net clients and the host look like, canonical.
+type snapshot struct {
+	Net   []string // "hub 0: port -> peer(type)" and "client name(type) -> peer"
+	Links []string // owned host links
+}
+
+func (r *rig) snapshot(ctx context.Context) snapshot {
+	r.t.Helper()
+	var s snapshot
+	if r.q != nil {
+		select {
+		case <-r.q.Done():
+		default:
+			s.Net = r.netLines(ctx)
+		}
+	}
+	if r.host != nil {
+		links, err := r.host.ListOwned(ctx, r.name)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, l := range links {
+			s.Links = append(s.Links, l.Name+" "+l.Owner.NIC)
+		}
+		slices.Sort(s.Links)
+	}
+	return s
+}
+
+func (r *rig) infoNetwork(ctx context.Context) *backend.NetworkInfo {
+	r.t.Helper()
+	out, err := r.mon.HMP(ctx, "info network")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ni, err := backend.ParseInfoNetwork(out)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return ni
+}
+
+func (r *rig) netLines(ctx context.Context) []string {
+	r.t.Helper()
+	ni := r.infoNetwork(ctx)
+	var lines []string
+	peer := func(c *backend.Client) string {
+		if c == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%s(%s %s)", c.Name, c.Type, fdRE.ReplaceAllString(c.Info, "fd=N"))
+	}
+	for _, h := range ni.Hubs {
+		for _, p := range h.Ports {
+			lines = append(lines, fmt.Sprintf("hub %d: %s -> %s", h.ID, p.Name, peer(p.Peer)))
+		}
+	}
+	for _, c := range ni.Clients {
+		lines = append(lines, fmt.Sprintf("client %s -> %s", peer(&c), peer(c.Peer)))
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// attachedBackend returns the netdev attached to dev's hub (read with info
+// network and qom-get), "" if none.
+func (r *rig) attachedBackend(ctx context.Context, dev string) string {
+	r.t.Helper()
+	raw, err := r.mon.QOMGet(ctx, "/machine/peripheral/"+dev, "netdev")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var peer string
+	json.Unmarshal(raw, &peer)
+	if peer != domain.HubPortIDFor(dev) {
+		r.t.Fatalf("%s's netdev is %q, want its hub port", dev, peer)
+	}
+	ni := r.infoNetwork(ctx)
+	h, _, ok := ni.Port(peer)
+	if !ok {
+		r.t.Fatalf("hub port %s not on a hub", peer)
+	}
+	var found []string
+	for _, p := range h.Ports {
+		if p.Name != peer && p.Peer != nil {
+			found = append(found, p.Peer.Name)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return ""
+	case 1:
+		return found[0]
+	}
+	r.t.Fatalf("hub %d has %d backends: %v", h.ID, len(found), found)
+	return ""
+}
+
+func (r *rig) requireSame(ctx context.Context, what string, want snapshot) {
+	r.t.Helper()
+	got := r.snapshot(ctx)
+	if r.q != nil {
+		select {
+		case <-r.q.Done():
+			want.Net = nil
+		default:
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		r.t.Errorf("%s: state not restored (-before +after):\n%s", what, diff)
+	}
+}
+
+func countFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// requireNoFDs checks that no fd name of plan p is left in QEMU and that
+// this process holds as many fds as before.
+func (r *rig) requireNoFDs(ctx context.Context, what string, p *nicplug.Plan, before int) {
+	r.t.Helper()
+	for _, s := range p.Steps {
+		if s.Do.Command != "getfd" {
+			continue
+		}
+		err := r.mon.CloseFD(ctx, s.Do.FD)
+		var ce *qmp.CommandError
+		if !errors.As(err, &ce) || !strings.Contains(ce.Desc, "not found") {
+			r.t.Errorf("%s: fd name %s left in QEMU (closefd: %v)", what, s.Do.FD, err)
+		}
+	}
+	if got := countFDs(r.t); got != before {
+		r.t.Errorf("%s: process has %d fds, had %d", what, got, before)
+	}
+}
