@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nicplug/nicplug"
+)
+
+const planDoc = `
+Print the plan of an <interface> update without applying it: the ordered
+steps (QMP commands, host operations, waits), each with its undo.
+
+With --qmp and --domain the plan is computed from the live state read back
+from QEMU and the host, exactly as 'nicplug update' would apply it (with
+--start instead of IFACE.xml: the start plan). With --from, nothing is
+contacted: OLD.xml (a <domain>, or a single <interface>) is taken as the live
+state and the plan is computed purely.
+`
+
+func runPlan(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("plan")
+	var cf connFlags
+	var pf planFlags
+	cf.register(fs)
+	pf.register(fs)
+	domPath := fs.String("domain", "", "the running domain's XML `file` (with --qmp)")
+	from := fs.String("from", "", "plan against this domain or interface XML `file` as if it were live, without QEMU")
+	name := fs.String("name", "vm", "VM name when --from is a single <interface> (names host links)")
+	start := fs.Bool("start", false, "with --qmp: plan 'nicplug start' instead of an update")
+	jsonOut := fs.Bool("json", false, "print the plan as JSON (schema: go doc github.com/nicplug/nicplug.Plan)")
+	pos, err := parse(e, fs, args, 0, 1)
+	if err != nil {
+		return err
+	}
+	if err := pf.check(); err != nil {
+		return err
+	}
+	switch {
+	case *from != "" && (cf.qmp != "" || *domPath != ""):
+		return usageErrorf("--from excludes --qmp and --domain")
+	case *from != "" && *start:
+		return usageErrorf("--start needs --qmp and --domain, not --from")
+	case *from == "" && (cf.qmp == "" || *domPath == ""):
+		return usageErrorf("need --qmp and --domain, or --from (see nicplug plan -h)")
+	case *start && len(pos) > 0:
+		return usageErrorf("--start takes no IFACE.xml")
+	case !*start && len(pos) == 0:
+		return usageErrorf("missing IFACE.xml (see nicplug plan -h)")
+	}
+	if *from != "" {
+		p, err := planFrom(*from, pos[0], *name, &pf)
+		if err != nil {
+			return err
+		}
+		return printPlan(e, p, *jsonOut)
+	}
+	if err := cf.check(true); err != nil {
+		return err
+	}
+	d, domXML, err := readDomain(*domPath)
+	if err != nil {
+		return err
+	}
+	var ifXML []byte
+	if !*start {
+		upd, b, err := readInterface(pos[0])
+		if err != nil {
+			return err
+		}
+		if err := checkUpdate(d, upd, pos[0]); err != nil {
+			return err
+		}
+		ifXML = b
+	}
+	ctx, cancel := cf.context(ctx)
+	defer cancel()
+	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, &pf))
+	if err != nil {
+		return err
+	}
+	defer vm.Close()
+	var p *nicplug.Plan
+	if *start {
+		p, err = vm.PlanStart(ctx)
+	} else {
+		warnStale(ctx, e, vm, *domPath)
+		p, err = vm.PlanUpdate(ctx, ifXML)
+	}
+	if err != nil {
+		return err
+	}
+	return printPlan(e, p, *jsonOut)
+}
+
+// warnStale warns when the live wiring is not what the domain file
+// configures: the library records link states from that file (QEMU cannot
+// report them), so a stale file makes plans start from a wrong link state.
+func warnStale(ctx context.Context, e *env, vm *nicplug.VM, path string) {
+	ifs, err := vm.Interfaces(ctx)
+	if err != nil {
+		return // the plan reads the same state and reports the error
+	}
+	for i, it := range ifs {
+		want := vm.Domain().NICs[i].Backend()
+		if it.Backend == want || (want.IsNone() && it.BackendID == "") {
+			continue
+		}
+		live := "no backend"
+		if it.BackendID != "" {
+			live = fmt.Sprintf("backend %s (%s)", it.BackendID, it.Driver)
+		}
+		fmt.Fprintf(e.stderr, "nicplug: warning: %s configures %s with %s but QEMU has %s: the file is stale (nicplug update saves it)\n",
+			path, it.Device, want, live)
+	}
+}

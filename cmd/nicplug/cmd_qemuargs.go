@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+const qemuArgsDoc = `
+Print the QEMU command-line arguments for the domain's NICs, one per line
+(bash: mapfile -t args < <(nicplug qemu-args d.xml)), or with --shell as one
+shell-quoted line. Each NIC gets a hub of its own and no backend: start QEMU
+with -S, then run 'nicplug start'.
+`
+
+func runQEMUArgs(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("qemu-args")
+	shell := fs.Bool("shell", false, "print one shell-quoted line")
+	pos, err := parse(e, fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	d, _, err := readDomain(pos[0])
+	if err != nil {
+		return err
+	}
+	qargs, err := d.QEMUArgs()
+	if err != nil {
+		return usageErrorf("%s: %w", pos[0], err)
+	}
+	if *shell {
+		quoted := make([]string, len(qargs))
+		for i, a := range qargs {
+			quoted[i] = shellQuote(a)
+		}
+		_, err = fmt.Fprintln(e.stdout, strings.Join(quoted, " "))
+		return err
+	}
+	for _, a := range qargs {
+		if _, err := fmt.Fprintln(e.stdout, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nicplug/nicplug"
+)
+
+const showDoc = `
+Print each NIC's live wiring, read back from QEMU: the backend attached to
+its hub (none when unplugged) and its link state.
+
+With --domain the NICs are the domain's, the backend is named by its
+configuration when it is the configured one, and the link state is the one
+recorded in DOMAIN.xml. Without it, every NIC nicplug wired (peered with its
+own hub port) is listed; the link state is then unknown, because QEMU does
+not report it.
+`
+
+// nicRow is one NIC in show's output.
+type nicRow struct {
+	Device string `json:"device"`
+	MAC    string `json:"mac"`
+	Hub    int    `json:"hub"`
+	// Link is up, down or unknown.
+	Link string `json:"link"`
+	// Backend is the attached backend: "none", its spec such as
+	// "direct(eth0,bridge)", or "unknown" when it is not the configured one.
+	Backend string `json:"backend"`
+	// Netdev and Driver are the attached backend's QEMU id and client type.
+	Netdev string `json:"netdev,omitempty"`
+	Driver string `json:"driver,omitempty"`
+	// Leftovers are netdevs of this NIC's backends not attached to its hub
+	// (left by an interrupted plan; the next update removes them).
+	Leftovers []string `json:"leftovers,omitempty"`
+}
+
+// showOutput is show's whole output.
+type showOutput struct {
+	VM      string   `json:"vm,omitempty"`
+	Running bool     `json:"running"`
+	NICs    []nicRow `json:"nics"`
+}
+
+func runShow(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("show")
+	var cf connFlags
+	cf.register(fs)
+	domPath := fs.String("domain", "", "the running domain's XML `file`")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	if _, err := parse(e, fs, args, 0, 0); err != nil {
+		return err
+	}
+	if err := cf.check(true); err != nil {
+		return err
+	}
+	var domXML []byte
+	if *domPath != "" {
+		var err error
+		if _, domXML, err = readDomain(*domPath); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := cf.context(ctx)
+	defer cancel()
+	var out *showOutput
+	var err error
+	if domXML != nil {
+		out, err = showDomain(ctx, e, &cf, domXML)
+	} else {
+		out, err = showLive(ctx, e, &cf)
+	}
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+		return err
+	}
+	return printShow(e, out)
+}
+
+// showDomain reads the wiring of the domain's NICs through the library.
+func showDomain(ctx context.Context, e *env, cf *connFlags, domXML []byte) (*showOutput, error) {
+	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, cf, nil))
+	if err != nil {
+		return nil, err
+	}
+	defer vm.Close()
+	st, err := vm.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ifs, err := vm.Interfaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &showOutput{VM: vm.Name(), Running: st.Running, NICs: []nicRow{}}
+	for _, it := range ifs {
+		r := nicRow{Device: it.Device, MAC: it.MAC, Hub: it.Hub, Link: "down",
+			Backend: "unknown", Netdev: it.BackendID, Driver: it.Driver}
+		if it.LinkUp {
+			r.Link = "up"
+		}
+		if it.Backend.Type != "" {
+			r.Backend = it.Backend.String()
+		}
+		if ns, ok := st.NIC(it.Device); ok {
+			for _, b := range ns.Backends {
+				if !b.Attached() {
+					r.Leftovers = append(r.Leftovers, b.ID)
+				}
+			}
+			r.Leftovers = append(r.Leftovers, ns.StrayPorts...)
+		}
+		out.NICs = append(out.NICs, r)
+	}
+	return out, nil
+}
+
+func printShow(e *env, out *showOutput) error {
+	state := "paused"
+	if out.Running {
+		state = "running"
+	}
+	name := out.VM
+	if name == "" {
+		name = "(no domain)"
+	}
+	fmt.Fprintf(e.stdout, "vm %s: %s, %d NICs\n", name, state, len(out.NICs))
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tMAC\tHUB\tLINK\tBACKEND\tDRIVER\tNETDEV")
+	for _, r := range out.NICs {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Device, r.MAC, r.Hub, r.Link, r.Backend, dash(r.Driver), dash(r.Netdev))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range out.NICs {
+		if len(r.Leftovers) > 0 {
+			fmt.Fprintf(e.stdout, "%s: leftovers of an interrupted plan (the next update removes them): %s\n",
+				r.Device, strings.Join(r.Leftovers, " "))
+		}
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

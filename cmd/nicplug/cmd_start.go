@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nicplug/nicplug"
+)
+
+const startDoc = `
+Start a QEMU launched with -S and the arguments of 'nicplug qemu-args':
+attach each NIC's boot backend, set the links of unplugged NICs (and of
+<link state='down'/>) down, then cont. Prints the plan it applied.
+`
+
+func runStart(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("start")
+	var cf connFlags
+	cf.register(fs)
+	jsonOut := fs.Bool("json", false, "print the plan as JSON")
+	pos, err := parse(e, fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if err := cf.check(true); err != nil {
+		return err
+	}
+	_, domXML, err := readDomain(pos[0])
+	if err != nil {
+		return err
+	}
+	ctx, cancel := cf.context(ctx)
+	defer cancel()
+	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, nil))
+	if err != nil {
+		return err
+	}
+	defer vm.Close()
+	p, err := vm.PlanStart(ctx)
+	if err != nil {
+		return err
+	}
+	if err := vm.Apply(ctx, p); err != nil {
+		return err
+	}
+	return printPlan(e, p, *jsonOut)
+}
+
+// printPlan prints a plan as its transcript or as JSON.
+func printPlan(e *env, p *nicplug.Plan, asJSON bool) error {
+	if asJSON {
+		b, err := p.MarshalIndent()
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+		return err
+	}
+	_, err := fmt.Fprint(e.stdout, p.String())
+	return err
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/qmp"
+)
+
+// newFlagSet returns a silent FlagSet for command name: parse prints its
+// help and run reports its errors.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// printHelp prints the usage, doc and flags of fs's command to w.
+func printHelp(w io.Writer, fs *flag.FlagSet) {
+	c, _ := lookup(fs.Name())
+	fmt.Fprintf(w, "Usage: nicplug %s %s\n\n%s\n", c.name, c.synopsis, strings.TrimSpace(c.doc))
+	if hasFlags(fs) {
+		fmt.Fprint(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parse parses args, flags and positional arguments in any order ("--"
+// ends flags), and checks the number of positional arguments. -h returns
+// flag.ErrHelp after printing the usage.
+func parse(e *env, fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printHelp(e.stdout, fs)
+				return nil, err
+			}
+			return nil, usageErrorf("%v (see nicplug %s -h)", err, fs.Name())
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] == "--" {
+			pos = append(pos, rest[1:]...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if len(pos) < minPos {
+		return nil, usageErrorf("missing arguments (see nicplug %s -h)", fs.Name())
+	}
+	if len(pos) > maxPos {
+		return nil, usageErrorf("unexpected argument %q (see nicplug %s -h)", pos[maxPos], fs.Name())
+	}
+	return pos, nil
+}
+
+// connFlags are the flags of commands that talk to QEMU.
+type connFlags struct {
+	qmp     string
+	timeout time.Duration
+	netns   string
+	verbose bool
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.qmp, "qmp", "", "QEMU's QMP unix `socket`")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long (a rollback gets its own 30s)")
+	fs.StringVar(&c.netns, "netns", "", "network namespace `path` where host devices are created (default: the current one)")
+	fs.BoolVar(&c.verbose, "v", false, "log each step to standard error")
+}
+
+// check validates the flags after parsing; needQMP says --qmp is required.
+func (c *connFlags) check(needQMP bool) error {
+	if needQMP && c.qmp == "" {
+		return usageErrorf("--qmp is required")
+	}
+	if c.timeout <= 0 {
+		return usageErrorf("--timeout must be positive, not %v", c.timeout)
+	}
+	return nil
+}
+
+// context bounds ctx by --timeout.
+func (c *connFlags) context(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+func (c *connFlags) logger(e *env) *slog.Logger {
+	if !c.verbose {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// planFlags tune plans.
+type planFlags struct {
+	hold     time.Duration
+	announce bool
+}
+
+func (p *planFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&p.hold, "carrier-hold", 0, "keep the link down this long while switching networks (6s makes NetworkManager re-run DHCP)")
+	fs.BoolVar(&p.announce, "announce", false, "send announce-self (gratuitous ARP) after a plug or switch")
+}
+
+func (p *planFlags) check() error {
+	if p.hold < 0 {
+		return usageErrorf("--carrier-hold must not be negative")
+	}
+	return nil
+}
+
+// config is the library configuration for these flags.
+func config(e *env, c *connFlags, p *planFlags) *nicplug.Config {
+	log := c.logger(e)
+	cfg := &nicplug.Config{Netns: c.netns, Logger: log, QMP: &qmp.Config{Logger: log}}
+	if p != nil {
+		cfg.CarrierHold, cfg.Announce = p.hold, p.announce
+	}
+	return cfg
+}

@@ -1,0 +1,43 @@
+// Command nicplug boots QEMU NICs with their cable unplugged and plugs,
+// unplugs or moves them between networks while the guest runs, driven by
+// libvirt domain and <interface> XML.
+//
+// # Usage
+//
+//	nicplug qemu-args [--shell] DOMAIN.xml
+//	nicplug start  --qmp SOCK DOMAIN.xml
+//	nicplug plan   (--qmp SOCK --domain DOMAIN.xml | --from OLD.xml) [--json] IFACE.xml
+//	nicplug update --qmp SOCK --domain DOMAIN.xml IFACE.xml
+//	nicplug show   --qmp SOCK [--domain DOMAIN.xml] [--json]
+//	nicplug help [COMMAND]
+//
+// Start QEMU with -S and the arguments qemu-args prints, run start, then
+// update with new <interface> elements. Every command takes -h.
+//
+// # Exit status
+//
+//	0  done
+//	1  failed and nothing changed: an apply failed and was rolled back, or
+//	   QEMU could not be reached or read
+//	2  bad usage or input: flags, unreadable files, invalid XML, an update
+//	   that cannot happen live (model, MAC, …) or matches no NIC
+//	3  inconsistent: an apply failed and its rollback left something
+//	   behind, or an update was applied but DOMAIN.xml could not be saved
+//
+// Errors are printed on standard error as one line starting with
+// "nicplug: COMMAND: ".
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

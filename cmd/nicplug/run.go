@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/domain"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0 // done
+	exitFailed  = 1 // failed, nothing changed (apply rolled back)
+	exitUsage   = 2 // bad usage or input
+	exitPartial = 3 // a rollback left something behind, or DOMAIN.xml could not be saved
+)
+
+// env is what a command writes to.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+// command is one subcommand.
+type command struct {
+	name     string
+	synopsis string // arguments after the name
+	summary  string // one line for `nicplug help`
+	doc      string // what -h prints after the usage line
+	run      func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"qemu-args", "[--shell] DOMAIN.xml", "print the NIC arguments for the QEMU command line", qemuArgsDoc, runQEMUArgs},
+		{"start", "--qmp SOCK [flags] DOMAIN.xml", "attach boot backends, set initial link states, cont", startDoc, runStart},
+		{"plan", "(--qmp SOCK --domain DOMAIN.xml | --from OLD.xml) [flags] IFACE.xml", "print the plan of an <interface> update without applying it", planDoc, runPlan},
+		{"update", "--qmp SOCK --domain DOMAIN.xml [flags] IFACE.xml", "apply an <interface> update: plug, unplug, switch, link", updateDoc, runUpdate},
+		{"show", "--qmp SOCK [--domain DOMAIN.xml] [flags]", "print each NIC's live wiring", showDoc, runShow},
+	}
+}
+
+// run is the whole program: it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		printUsage(stderr)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if name == "help" && len(rest) > 0 {
+			c, ok := lookup(rest[0])
+			if !ok {
+				fmt.Fprintf(stderr, "nicplug: help: unknown command %q (see nicplug help)\n", rest[0])
+				return exitUsage
+			}
+			return run(ctx, []string{c.name, "-h"}, stdout, stderr)
+		}
+		printUsage(stdout)
+		return exitOK
+	}
+	c, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "nicplug: unknown command %q (see nicplug help)\n", name)
+		return exitUsage
+	}
+	err := c.run(ctx, e, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "nicplug: %s: %s\n", c.name, oneLine(c.name, err))
+	return exitCode(err)
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, "nicplug boots QEMU NICs unplugged and plugs, unplugs or moves them live.\n\nUsage:\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range commands() {
+		fmt.Fprintf(tw, "  nicplug %s\t%s\n", c.name, c.summary)
+	}
+	tw.Flush()
+	fmt.Fprint(w, `  nicplug help [COMMAND]
+
+Run 'nicplug COMMAND -h' for a command's flags.
+
+Exit status: 0 done; 1 failed and nothing changed (an apply was rolled back,
+or QEMU could not be reached); 2 bad usage or input (flags, files, XML, an
+update that cannot happen live); 3 inconsistent (an apply failed and its
+rollback left something behind, or DOMAIN.xml could not be saved).
+`)
+}
+
+// exitError carries an exit status chosen where the error arises.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is bad usage or bad input: exit status 2.
+func usageError(err error) error { return &exitError{code: exitUsage, err: err} }
+
+func usageErrorf(format string, args ...any) error {
+	return usageError(fmt.Errorf(format, args...))
+}
+
+// exitCode classifies an error into an exit status.
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var se *nicplug.StepError
+	if errors.As(err, &se) {
+		if se.UndoErr != nil {
+			return exitPartial
+		}
+		return exitFailed
+	}
+	var ce *domain.ChangeError
+	var te *domain.TypeError
+	if errors.As(err, &ce) || errors.As(err, &te) ||
+		errors.Is(err, domain.ErrNoDevice) || errors.Is(err, domain.ErrAmbiguous) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// oneLine renders err for "nicplug: CMD: …": without the prefixes that
+// line already has, on one line.
+func oneLine(cmd string, err error) string {
+	s := err.Error()
+	for _, p := range []string{"nicplug: ", cmd + ": "} {
+		s = strings.TrimPrefix(s, p)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		s += " (raise --timeout)"
+	}
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
