@@ -1,0 +1,189 @@
+package qmp
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Client is a connection to one QEMU monitor (QMP). It is safe for
+// concurrent use by many goroutines. Create it with [Dial] or [New] and
+// release it with [Client.Close].
+type Client struct {
+	conn  *net.UnixConn
+	log   *slog.Logger
+	evbuf int
+
+	// version and caps are written by the reader goroutine before greeted
+	// is closed and never after.
+	version Version
+	caps    []string
+	greeted chan struct{}
+
+	nextID atomic.Uint64
+
+	// wlock is a one-token semaphore serializing writes; acquiring it
+	// respects a context, which a sync.Mutex cannot.
+	wlock chan struct{}
+
+	mu sync.Mutex
+	// pending maps a command id to the channel its reply goes to; guarded
+	// by mu. It is nil once the connection is closed.
+	pending map[uint64]chan reply
+	// subs and watchers receive events; guarded by mu. Both are nil once
+	// the connection is closed.
+	subs     map[*Subscription]struct{}
+	watchers map[*Watcher]struct{}
+	// cause is the first reason recorded for closing the connection;
+	// guarded by mu.
+	cause error
+	// closed is the error every call returns once the connection is
+	// closed; guarded by mu, set together with done being closed.
+	closed error
+
+	done       chan struct{} // closed once the connection is closed
+	readerDone chan struct{} // closed when the reader goroutine has exited
+}
+
+// reply is what the reader hands to a waiting Execute.
+type reply struct {
+	ret json.RawMessage
+	err *wireError
+	// closed is set instead when the connection closed first.
+	closed error
+}
+
+// Dial connects to the QMP unix socket at path, reads QEMU's greeting and
+// negotiates capabilities with qmp_capabilities. ctx bounds the whole
+// handshake; cfg may be nil for defaults.
+func Dial(ctx context.Context, path string, cfg *Config) (*Client, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, &OpError{Op: "dial", Err: err}
+	}
+	return New(ctx, conn.(*net.UnixConn), cfg)
+}
+
+// New runs the QMP handshake on an already connected unix socket, for
+// example one end of a socketpair given to QEMU with -chardev socket,fd=N.
+// The Client owns conn from then on, also when New fails (conn is closed).
+func New(ctx context.Context, conn *net.UnixConn, cfg *Config) (*Client, error) {
+	c := &Client{
+		conn:       conn,
+		log:        cfg.logger(),
+		evbuf:      cfg.eventBuffer(),
+		greeted:    make(chan struct{}),
+		wlock:      make(chan struct{}, 1),
+		pending:    make(map[uint64]chan reply),
+		subs:       make(map[*Subscription]struct{}),
+		watchers:   make(map[*Watcher]struct{}),
+		done:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+	go c.readLoop()
+	select {
+	case <-c.greeted:
+	case <-c.done:
+		c.Close()
+		return nil, &OpError{Op: "greeting", Err: c.closedErr()}
+	case <-ctx.Done():
+		c.Close()
+		return nil, &OpError{Op: "greeting", Err: ctx.Err()}
+	}
+	var args any
+	if cfg != nil && len(cfg.Enable) > 0 {
+		args = map[string]any{"enable": cfg.Enable}
+	}
+	if _, err := c.Execute(ctx, "qmp_capabilities", args); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Version returns the QEMU version from the greeting.
+func (c *Client) Version() Version { return c.version }
+
+// Capabilities returns the capabilities QEMU offered in its greeting (for
+// QEMU 7.2: ["oob"]). They are offered, not enabled; see [Config.Enable].
+func (c *Client) Capabilities() []string { return slices.Clone(c.caps) }
+
+// Done returns a channel that is closed once the connection is closed, by
+// [Client.Close] or because QEMU went away.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the connection is open and afterwards an error that
+// matches [ErrClosed] and wraps the reason (io.EOF when QEMU closed it).
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed == nil {
+		return nil
+	}
+	return &OpError{Err: c.closed}
+}
+
+// Close closes the connection. Pending and later calls fail with an error
+// matching [ErrClosed], subscriptions' channels are closed and watchers
+// fail. Close returns after the client's goroutines have exited. It may be
+// called more than once; only the first call returns an error from closing
+// the socket.
+func (c *Client) Close() error {
+	err := c.abort(errClientClosed)
+	<-c.readerDone
+	return newOpError("close", err)
+}
+
+// abort records cause as the reason for closing (first one wins) and
+// closes the socket, which makes the reader goroutine shut everything down.
+func (c *Client) abort(cause error) error {
+	c.mu.Lock()
+	first := c.cause == nil
+	if first {
+		c.cause = cause
+	}
+	c.mu.Unlock()
+	if !first {
+		return nil
+	}
+	return c.conn.Close()
+}
+
+// shutdown runs once on the reader goroutine when reading stops.
+func (c *Client) shutdown(readErr error) {
+	c.mu.Lock()
+	if c.cause == nil {
+		c.cause = readErr
+	}
+	closed := &closedError{cause: c.cause}
+	c.closed = closed
+	for _, ch := range c.pending {
+		ch <- reply{closed: closed}
+	}
+	for s := range c.subs {
+		s.stopCtx()
+		close(s.ch)
+	}
+	watchers := c.watchers
+	c.pending, c.subs, c.watchers = nil, nil, nil
+	close(c.done)
+	c.mu.Unlock()
+	for w := range watchers {
+		w.finish(Event{}, closed)
+	}
+	c.conn.Close()
+}
+
+func (c *Client) closedErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed != nil {
+		return c.closed
+	}
+	return &closedError{cause: c.cause}
+}

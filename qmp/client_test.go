@@ -1,0 +1,486 @@
+package qmp_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nicplug/nicplug/qmp"
+)
+
+func TestDialHandshake(t *testing.T) {
+	tests := []struct {
+		name     string
+		cfg      *qmp.Config
+		wantArgs string
+	}{
+		{name: "nil config", cfg: nil, wantArgs: ""},
+		{name: "enable oob", cfg: &qmp.Config{Enable: []string{"oob"}}, wantArgs: `{"enable":["oob"]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkGoroutines(t)
+			got := make(chan request, 1)
+			path := startFake(t, func(fc *fakeConn) {
+				fc.send(greeting)
+				r := fc.mustRecv("qmp_capabilities")
+				got <- r
+				// An event may come before the reply.
+				fc.send(`{"event": "RESUME", "timestamp": {"seconds": 1, "microseconds": 2}}`)
+				fc.reply(r, "{}")
+				fc.serve()
+			})
+			c := dial(t, path, tt.cfg)
+			want := qmp.Version{Major: 7, Minor: 2, Micro: 22, Package: "Debian 1:7.2+dfsg-7+deb12u18+b3"}
+			if diff := cmp.Diff(want, c.Version()); diff != "" {
+				t.Errorf("Version() (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"oob"}, c.Capabilities()); diff != "" {
+				t.Errorf("Capabilities() (-want +got):\n%s", diff)
+			}
+			r := <-got
+			if string(r.Arguments) != tt.wantArgs {
+				t.Errorf("qmp_capabilities arguments = %s, want %q", r.Arguments, tt.wantArgs)
+			}
+			if len(r.ID) == 0 {
+				t.Errorf("qmp_capabilities sent without an id")
+			}
+			if _, err := c.Execute(ctxTimeout(t), "query-status", nil); err != nil {
+				t.Errorf("Execute after handshake: %v", err)
+			}
+			if err := c.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+}
+
+func TestDialGreetingErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		server  func(fc *fakeConn)
+		timeout time.Duration
+		want    string // substring of the error
+		wantIs  error
+	}{
+		{
+			name:   "garbage greeting",
+			server: func(fc *fakeConn) { fc.send("hello there") },
+			want:   "qmp: greeting: monitor connection closed: bad greeting", wantIs: qmp.ErrClosed,
+		},
+		{
+			name:   "not a greeting",
+			server: func(fc *fakeConn) { fc.send(`{"return": {}}`) },
+			want:   "not a QMP greeting", wantIs: qmp.ErrClosed,
+		},
+		{
+			name:   "hang-up before greeting",
+			server: func(fc *fakeConn) {},
+			want:   "reading greeting: EOF", wantIs: io.EOF,
+		},
+		{
+			name:   "hang-up inside greeting",
+			server: func(fc *fakeConn) { fc.sendRaw(`{"QMP": {"version"`) },
+			want:   "reading greeting: unexpected EOF", wantIs: io.ErrUnexpectedEOF,
+		},
+		{
+			name: "capabilities refused",
+			server: func(fc *fakeConn) {
+				fc.send(greeting)
+				r := fc.mustRecv("qmp_capabilities")
+				fc.fail(r, "GenericError", "nope")
+				fc.waitHangup()
+			},
+			want: "qmp: qmp_capabilities: GenericError: nope",
+		},
+		{
+			name:    "silent server",
+			server:  func(fc *fakeConn) { fc.waitHangup() },
+			timeout: 100 * time.Millisecond,
+			want:    "qmp: greeting: context deadline exceeded", wantIs: context.DeadlineExceeded,
+		},
+		{
+			name: "no capabilities reply",
+			server: func(fc *fakeConn) {
+				fc.send(greeting)
+				fc.waitHangup()
+			},
+			timeout: 100 * time.Millisecond,
+			want:    "qmp: qmp_capabilities: context deadline exceeded", wantIs: context.DeadlineExceeded,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkGoroutines(t)
+			path := startFake(t, tt.server)
+			timeout := tt.timeout
+			if timeout == 0 {
+				timeout = 30 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			c, err := qmp.Dial(ctx, path, nil)
+			if err == nil {
+				c.Close()
+				t.Fatalf("Dial succeeded, want error containing %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Dial error %q, want it to contain %q", err, tt.want)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("Dial error %v does not match %v", err, tt.wantIs)
+			}
+		})
+	}
+}
+
+func TestDialNoSocket(t *testing.T) {
+	_, err := qmp.Dial(t.Context(), t.TempDir()+"/missing.sock", nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "qmp: dial: ") {
+		t.Errorf("Dial of a missing socket: %v, want a qmp: dial: error", err)
+	}
+}
+
+// TestExecuteFraming sends noise around the reply; the command must get its
+// own reply every time.
+func TestExecuteFraming(t *testing.T) {
+	big := strings.Repeat("x", 300<<10) // beyond any 64 KiB line limit
+	tests := []struct {
+		name  string
+		noise func(fc *fakeConn, r request)
+		ret   string // the reply's return value
+	}{
+		{name: "plain", noise: func(*fakeConn, request) {}, ret: `{"a":1}`},
+		{name: "event before reply", noise: func(fc *fakeConn, r request) {
+			fc.send(`{"event": "NIC_RX_FILTER_CHANGED", "data": {"name": "net0"}, "timestamp": {"seconds": 1, "microseconds": 2}}`)
+		}, ret: `{"a":2}`},
+		{name: "unknown id", noise: func(fc *fakeConn, r request) {
+			fc.send(`{"return": {"wrong": true}, "id": 987654321}`)
+		}, ret: `{"a":3}`},
+		{name: "foreign id", noise: func(fc *fakeConn, r request) {
+			fc.send(`{"return": {"wrong": true}, "id": "libvirt-7"}`)
+		}, ret: `{"a":4}`},
+		{name: "reply without id", noise: func(fc *fakeConn, r request) {
+			fc.send(`{"error": {"class": "GenericError", "desc": "JSON parse error"}}`)
+		}, ret: `{"a":5}`},
+		{name: "garbage and blank lines", noise: func(fc *fakeConn, r request) {
+			fc.send("this is not json", "", "   ", `{"neither": "reply nor event"}`, `[1,2`)
+		}, ret: `{"a":6}`},
+		{name: "huge reply", noise: func(*fakeConn, request) {}, ret: `"` + big + `"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := startFake(t, func(fc *fakeConn) {
+				fc.handshake()
+				r := fc.mustRecv("x")
+				tt.noise(fc, r)
+				fc.reply(r, tt.ret)
+				fc.waitHangup()
+			})
+			c := dial(t, path, nil)
+			got, err := c.Execute(ctxTimeout(t), "x", nil)
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			if string(got) != tt.ret {
+				t.Errorf("Execute returned %.80s (%d bytes), want %.80s (%d bytes)", got, len(got), tt.ret, len(tt.ret))
+			}
+		})
+	}
+}
+
+// TestExecuteSplitReply delivers a reply in pieces with pauses, so the
+// client sees it across several reads.
+func TestExecuteSplitReply(t *testing.T) {
+	path := startFake(t, func(fc *fakeConn) {
+		fc.handshake()
+		r := fc.mustRecv("x")
+		line := fmt.Sprintf(`{"return": {"status": "running", "running": true}, "id": %s}`+"\r\n", r.ID)
+		for _, part := range []string{line[:1], line[1:10], line[10 : len(line)-1], line[len(line)-1:]} {
+			fc.sendRaw(part)
+			time.Sleep(20 * time.Millisecond)
+		}
+		fc.waitHangup()
+	})
+	c := dial(t, path, nil)
+	got, err := c.Execute(ctxTimeout(t), "x", nil)
+	if err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if want := `{"status": "running", "running": true}`; string(got) != want {
+		t.Errorf("Execute = %s, want %s", got, want)
+	}
+}
+
+// TestExecuteOutOfOrder has the server answer a batch in reverse order: ids
+// route each reply to its caller.
+func TestExecuteOutOfOrder(t *testing.T) {
+	const n = 16
+	path := startFake(t, func(fc *fakeConn) {
+		fc.handshake()
+		var reqs []request
+		for range n {
+			reqs = append(reqs, fc.mustRecv("echo"))
+		}
+		for i := n - 1; i >= 0; i-- {
+			fc.reply(reqs[i], string(reqs[i].Arguments))
+		}
+		fc.waitHangup()
+	})
+	c := dial(t, path, nil)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			args := map[string]int{"n": i}
+			got, err := c.Execute(ctxTimeout(t), "echo", args)
+			if err != nil {
+				t.Errorf("Execute %d: %v", i, err)
+				return
+			}
+			if want := fmt.Sprintf(`{"n":%d}`, i); string(got) != want {
+				t.Errorf("caller %d got %s, want %s", i, got, want)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestCommandError(t *testing.T) {
+	path := startFake(t, func(fc *fakeConn) {
+		fc.handshake()
+		r := fc.mustRecv("netdev_del")
+		fc.fail(r, "DeviceNotFound", "Device 'x' not found")
+		fc.serve()
+	})
+	c := dial(t, path, nil)
+	err := c.NetdevDel(ctxTimeout(t), "x")
+	if want := "qmp: netdev_del: DeviceNotFound: Device 'x' not found"; err == nil || err.Error() != want {
+		t.Errorf("NetdevDel error = %v, want %q", err, want)
+	}
+	var ce *qmp.CommandError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v is not a *qmp.CommandError", err)
+	}
+	want := &qmp.CommandError{Command: "netdev_del", Class: "DeviceNotFound", Desc: "Device 'x' not found"}
+	if diff := cmp.Diff(want, ce); diff != "" {
+		t.Errorf("CommandError (-want +got):\n%s", diff)
+	}
+	if !qmp.IsClass(err, "DeviceNotFound") || qmp.IsClass(err, "GenericError") {
+		t.Errorf("IsClass does not report DeviceNotFound alone for %v", err)
+	}
+	// The client is still usable.
+	if _, err := c.Execute(ctxTimeout(t), "query-status", nil); err != nil {
+		t.Errorf("Execute after an error reply: %v", err)
+	}
+}
+
+func TestConnectionClosedMidLine(t *testing.T) {
+	checkGoroutines(t)
+	path := startFake(t, func(fc *fakeConn) {
+		fc.handshake()
+		r := fc.mustRecv("x")
+		fc.sendRaw(fmt.Sprintf(`{"return": {}, "id": %s`, r.ID)) // no newline, then hang up
+	})
+	c := dial(t, path, nil)
+	_, err := c.Execute(ctxTimeout(t), "x", nil)
+	wantClosed(t, err)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("error %v does not wrap io.ErrUnexpectedEOF", err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("Done not closed after the connection closed")
+	}
+	_, err = c.Execute(ctxTimeout(t), "y", nil)
+	wantClosed(t, err)
+	wantClosed(t, c.Err())
+	c.Close()
+}
+
+func TestCloseUnblocksPending(t *testing.T) {
+	checkGoroutines(t)
+	const n = 3
+	received := make(chan struct{}, n)
+	path := startFake(t, func(fc *fakeConn) {
+		fc.handshake()
+		for {
+			if _, ok := fc.recv(); !ok {
+				return
+			}
+			received <- struct{}{}
+		}
+	})
+	c := dial(t, path, nil)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Execute(context.Background(), "never-answered", nil)
+			errs <- err
+		}()
+	}
+	for range n {
+		<-received
+	}
+	if c.Err() != nil {
+		t.Errorf("Err() = %v before Close", c.Err())
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	for range n {
+		err := <-errs
+		wantClosed(t, err)
+		if want := "qmp: never-answered: monitor connection closed: closed by client"; err.Error() != want {
+			t.Errorf("error %q, want %q", err, want)
+		}
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Error("Done not closed after Close returned")
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	_, err := c.Execute(context.Background(), "after-close", nil)
+	wantClosed(t, err)
+}
+
+// TestExecuteContextLateReply times a command out, then delivers its reply
+// late: the next command must get its own reply.
+func TestExecuteContextLateReply(t *testing.T) {
+	returned := make(chan struct{})
+	path := startFake(t, func(fc *fakeConn) {
+		fc.handshake()
+		first := fc.mustRecv("slow")
+		<-returned
+		fc.reply(first, `"late"`)
+		second := fc.mustRecv("fast")
+		fc.reply(second, `"mine"`)
+		fc.waitHangup()
+	})
+	c := dial(t, path, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Execute(ctx, "slow", nil)
+	close(returned)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Execute error %v, want context.DeadlineExceeded", err)
+	}
+	if want := "qmp: slow: context deadline exceeded"; err == nil || err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	got, err := c.Execute(ctxTimeout(t), "fast", nil)
+	if err != nil || string(got) != `"mine"` {
+		t.Errorf("Execute after a timeout = %s, %v; want \"mine\"", got, err)
+	}
+	// An already cancelled context sends nothing.
+	cctx, ccancel := context.WithCancel(t.Context())
+	ccancel()
+	if _, err := c.Execute(cctx, "never-sent", nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Execute with a cancelled context: %v", err)
+	}
+}
+
+// TestWriteRespectsContext: the server stops reading, so writes block once
+// the socket buffer is full. Waiting for the write lock and the write itself
+// must both end with the context.
+func TestWriteRespectsContext(t *testing.T) {
+	checkGoroutines(t)
+	stopReading := make(chan struct{})
+	bigStarted := make(chan struct{})
+	path := startFake(t, func(fc *fakeConn) {
+		fc.handshake()
+		// Read a first piece of the big command, then stop reading.
+		b := make([]byte, 4096)
+		if _, err := fc.c.Read(b); err != nil {
+			t.Errorf("fake: read: %v", err)
+		}
+		close(bigStarted)
+		<-stopReading
+	})
+	defer close(stopReading)
+	c := dial(t, path, nil)
+	huge := map[string]string{"blob": strings.Repeat("y", 16<<20)}
+	bigCtx, bigCancel := context.WithCancel(t.Context())
+	bigErr := make(chan error, 1)
+	go func() {
+		_, err := c.Execute(bigCtx, "big", huge)
+		bigErr <- err
+	}()
+	<-bigStarted
+	// A small command queued behind the blocked write times out.
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := c.Execute(ctx, "small", nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("small Execute behind a blocked write: %v, want context.DeadlineExceeded", err)
+	}
+	select {
+	case err := <-bigErr:
+		t.Fatalf("big Execute returned early: %v", err)
+	default:
+	}
+	bigCancel()
+	select {
+	case err := <-bigErr:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("big Execute: %v, want context.Canceled", err)
+		}
+		// Part of the command went out: the stream is unusable and closed.
+		wantClosed(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("cancelling a blocked write did not return")
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("client not closed after a partial write")
+	}
+	c.Close()
+}
+
+func TestExecuteBadArguments(t *testing.T) {
+	tests := []struct {
+		name string
+		args any
+		want string
+	}{
+		{name: "array", args: []int{1}, want: "qmp: x: arguments must encode as a JSON object"},
+		{name: "string", args: "a", want: "qmp: x: arguments must encode as a JSON object"},
+		{name: "unencodable", args: map[string]any{"f": func() {}}, want: "qmp: x: encode arguments: json: unsupported type"},
+	}
+	got := make(chan string, 1)
+	path := startFake(t, func(fc *fakeConn) {
+		fc.handshake()
+		r, _ := fc.recv()
+		got <- r.Execute
+		fc.reply(r, "{}")
+		fc.waitHangup()
+	})
+	c := dial(t, path, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Execute(ctxTimeout(t), "x", tt.args)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("Execute(%#v) = %v, want error starting %q", tt.args, err, tt.want)
+			}
+		})
+	}
+	if _, err := c.Execute(ctxTimeout(t), "", nil); err == nil {
+		t.Error("Execute with an empty command succeeded")
+	}
+	if _, err := c.Execute(ctxTimeout(t), "marker", json.RawMessage(`{"ok":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	if cmd := <-got; cmd != "marker" {
+		t.Errorf("server first saw %q, want \"marker\": a bad call sent something", cmd)
+	}
+}

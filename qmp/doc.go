@@ -1,0 +1,48 @@
+// Package qmp is a client for the QEMU Machine Protocol (QMP), the JSON
+// monitor through which nicplug drives QEMU.
+//
+// # Connecting
+//
+// [Dial] connects to a QMP unix socket (or [New] takes a connected one),
+// reads the greeting — [Client.Version], [Client.Capabilities] — and leaves
+// capabilities negotiation mode. A nil [*Config] means defaults.
+//
+// # Commands
+//
+// [Client.Execute] runs any command. Every command carries a unique "id" and
+// its reply is matched by it, so a Client is safe for concurrent use. Every
+// call takes a context: cancelling it returns at once (a late reply is
+// discarded and the client stays usable), also while a write is blocked on
+// a stopped QEMU. Lines have no length limit (query-qmp-schema is ~200 KB).
+// Hand-written helpers cover what nicplug needs: [Client.GetFD],
+// [Client.CloseFD], [Client.NetdevAdd], [Client.NetdevDel],
+// [Client.SetLink], [Client.DeviceAdd], [Client.DeviceDel],
+// [Client.QOMGet], [Client.QOMSet], [Client.QOMList], [Client.HMP],
+// [Client.Cont], [Client.Stop], [Client.QueryStatus] and
+// [Client.AnnounceSelf].
+//
+// # File descriptors
+//
+// Files given to Execute (or [Client.GetFD]) travel as SCM_RIGHTS in the
+// same sendmsg as the command's JSON, which is what getfd expects; no "oob"
+// capability is needed. The caller keeps its files.
+//
+// # Errors
+//
+// A QMP error reply is a [*CommandError] carrying the command, QEMU's error
+// class ("GenericError", "DeviceNotFound", …) and description. Other
+// failures are [*OpError]s. Once the connection is closed — by
+// [Client.Close] or because QEMU went away — every pending and later call
+// fails promptly with an error matching [ErrClosed], and [Client.Done] is
+// closed.
+//
+// # Events
+//
+// Events never block command replies. [Client.Subscribe] delivers all
+// events through a bounded buffer that drops the oldest event when the
+// consumer is slow and counts the drops. To wait for the event a command
+// causes (DEVICE_DELETED, NIC_RX_FILTER_CHANGED, SHUTDOWN), call
+// [Client.Watch] before sending the command and [Watcher.Wait] after it:
+// the watcher keeps the first matching event, however late Wait is called.
+// [Client.WaitEvent] waits for a matching event from now on.
+package qmp

@@ -1,0 +1,93 @@
+package qmp
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+)
+
+// Execute runs one QMP command and returns its "return" value.
+//
+// args is encoded with encoding/json and must encode as a JSON object (a
+// map, a struct, a json.RawMessage); nil sends no "arguments". Each command
+// carries a unique "id" and its reply is matched by it, so concurrent calls
+// never see each other's replies.
+//
+// files travel as SCM_RIGHTS ancillary data in the same sendmsg as the
+// command's JSON, which is what getfd (and add-fd) expect; no QMP
+// capability is needed. Execute sends duplicates, the caller keeps
+// ownership of files and may close them once Execute returns.
+//
+// A QMP error reply is returned as a [*CommandError]. When ctx ends first,
+// Execute returns promptly with an [*OpError] wrapping ctx.Err() and the
+// client stays usable: a late reply is discarded. (QEMU may still run the
+// command.) If ctx ends while the command was only partly written, the
+// stream can't be resynchronized and the connection is closed. After the
+// connection closed, the error matches [ErrClosed].
+func (c *Client) Execute(ctx context.Context, command string, args any, files ...*os.File) (json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &OpError{Op: command, Err: err}
+	}
+	id := c.nextID.Add(1)
+	msg, err := encodeCommand(command, args, id)
+	if err != nil {
+		return nil, &OpError{Op: command, Err: err}
+	}
+	var oob []byte
+	if len(files) > 0 {
+		rights, release, err := unixRights(files)
+		if err != nil {
+			return nil, &OpError{Op: command, Err: err}
+		}
+		defer release()
+		oob = rights
+	}
+
+	ch := make(chan reply, 1)
+	c.mu.Lock()
+	if c.pending == nil {
+		c.mu.Unlock()
+		return nil, &OpError{Op: command, Err: c.closedErr()}
+	}
+	c.pending[id] = ch
+	c.mu.Unlock()
+
+	if err := c.write(ctx, msg, oob); err != nil {
+		if !c.forget(id) {
+			// The connection closed meanwhile and answered ch.
+			<-ch
+		}
+		return nil, &OpError{Op: command, Err: err}
+	}
+	select {
+	case r := <-ch:
+		return r.result(command)
+	case <-ctx.Done():
+		if c.forget(id) {
+			return nil, &OpError{Op: command, Err: ctx.Err()}
+		}
+		// The reply (or the close) won the race: it is in ch.
+		return (<-ch).result(command)
+	}
+}
+
+// forget drops a pending id and reports whether it was still pending (false
+// means a reply or the close notification has been put in its channel).
+func (c *Client) forget(id uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.pending[id]
+	delete(c.pending, id)
+	return ok
+}
+
+func (r reply) result(command string) (json.RawMessage, error) {
+	switch {
+	case r.closed != nil:
+		return nil, &OpError{Op: command, Err: r.closed}
+	case r.err != nil:
+		return nil, &CommandError{Command: command, Class: r.err.Class, Desc: r.err.Desc}
+	default:
+		return r.ret, nil
+	}
+}

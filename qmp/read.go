@@ -1,0 +1,131 @@
+package qmp
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// readBufferSize is the bufio buffer; longer lines are assembled in a
+// growing slice, so there is no line-length limit.
+const readBufferSize = 64 << 10
+
+// maxKeptLine bounds the assembly buffer kept between lines, so one huge
+// reply (query-qmp-schema) does not pin its memory for the client's life.
+const maxKeptLine = 1 << 20
+
+// readLoop is the client's only long-lived goroutine: it reads the greeting,
+// then routes every line to a waiting command or to event consumers. It
+// never blocks on a consumer.
+func (c *Client) readLoop() {
+	defer close(c.readerDone)
+	r := bufio.NewReaderSize(c.conn, readBufferSize)
+	var acc []byte
+	greeted := false
+	for {
+		line, err := readLine(r, &acc)
+		if err != nil {
+			if !greeted {
+				err = fmt.Errorf("reading greeting: %w", err)
+			}
+			c.shutdown(err)
+			return
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		var m message
+		if err := json.Unmarshal(line, &m); err != nil {
+			if !greeted {
+				c.shutdown(fmt.Errorf("bad greeting %.80q: %w", line, err))
+				return
+			}
+			c.log.Warn("qmp: discarding unparseable line", "line", truncate(line), "err", err)
+			continue
+		}
+		if !greeted {
+			if m.QMP == nil {
+				c.shutdown(fmt.Errorf("bad greeting: not a QMP greeting: %.80q", line))
+				return
+			}
+			v := m.QMP.Version
+			c.version = Version{Major: v.QEMU.Major, Minor: v.QEMU.Minor, Micro: v.QEMU.Micro, Package: v.Package}
+			c.caps = m.QMP.Capabilities
+			greeted = true
+			close(c.greeted)
+			continue
+		}
+		switch {
+		case m.Event != "":
+			c.dispatchEvent(Event{Name: m.Event, Data: m.Data, Time: m.Timestamp.time()})
+		case m.Return != nil || m.Error != nil:
+			c.dispatchReply(&m, line)
+		default:
+			c.log.Warn("qmp: discarding unexpected message", "line", truncate(line))
+		}
+	}
+}
+
+func (c *Client) dispatchReply(m *message, line []byte) {
+	id, ok := parseID(m.ID)
+	if !ok {
+		c.log.Warn("qmp: discarding reply without a client id", "line", truncate(line))
+		return
+	}
+	c.mu.Lock()
+	ch, ok := c.pending[id]
+	if ok {
+		delete(c.pending, id)
+		// ch has room for exactly this one reply: never blocks.
+		ch <- reply{ret: m.Return, err: m.Error}
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.log.Debug("qmp: discarding reply nobody waits for (late or unknown id)", "id", id)
+	}
+}
+
+// readLine returns the next line, however long. The result is valid until
+// the next call. A stream ending inside a line yields io.ErrUnexpectedEOF.
+func readLine(r *bufio.Reader, acc *[]byte) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if err == nil {
+		return line, nil
+	}
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		if errors.Is(err, io.EOF) && len(line) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if cap(*acc) > maxKeptLine {
+		*acc = nil
+	}
+	b := append((*acc)[:0], line...)
+	for {
+		line, err = r.ReadSlice('\n')
+		b = append(b, line...)
+		*acc = b
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+}
+
+func truncate(b []byte) string {
+	const n = 200
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
