@@ -22,15 +22,16 @@ const (
 )
 
 var (
-	xNone     = iface(macA, "none", "")
-	xUser     = iface(macA, "user", "")
-	xUserDown = iface(macA, "user", "<link state='down'/>")
-	xUDP      = iface(macA, "udp", "<source address='127.0.0.1' port='47001'><local address='127.0.0.1' port='47002'/></source>")
-	xDirect   = iface(macA, "direct", "<source dev='veth0' mode='bridge'/>")
-	xBridge   = iface(macA, "bridge", "<source bridge='br0'/>")
-	xEthernet = iface(macA, "ethernet", "<target dev='tap7' managed='no'/>")
-	xNoneB    = iface(macB, "none", "")
-	xEthB     = iface(macB, "ethernet", "<target dev='tap7' managed='no'/>")
+	xNone       = iface(macA, "none", "")
+	xUser       = iface(macA, "user", "")
+	xUserDown   = iface(macA, "user", "<link state='down'/>")
+	xUDP        = iface(macA, "udp", "<source address='127.0.0.1' port='47001'><local address='127.0.0.1' port='47002'/></source>")
+	xDirect     = iface(macA, "direct", "<source dev='veth0' mode='bridge'/>")
+	xDirectVEPA = iface(macA, "direct", "<source dev='veth0' mode='vepa'/>")
+	xBridge     = iface(macA, "bridge", "<source bridge='br0'/>")
+	xEthernet   = iface(macA, "ethernet", "<target dev='tap7' managed='no'/>")
+	xNoneB      = iface(macB, "none", "")
+	xEthB       = iface(macB, "ethernet", "<target dev='tap7' managed='no'/>")
 )
 
 // scenario is one plan kind on a VM in a given state.
@@ -56,6 +57,7 @@ func scenarios() []scenario {
 		{name: "start-direct-ethernet", root: true, boot: []string{xDirect, xEthB}, kind: nicplug.KindStart, steps: 10},
 		{name: "plug-direct", root: true, boot: []string{xNone}, update: xDirect, kind: nicplug.KindPlug, steps: 6},
 		{name: "switch-direct-bridge", root: true, boot: []string{xDirect}, update: xBridge, kind: nicplug.KindSwitch, steps: 10},
+		{name: "switch-direct-same-parent", root: true, boot: []string{xDirect}, update: xDirectVEPA, kind: nicplug.KindSwitch, steps: 10},
 		{name: "switch-user-ethernet", root: true, boot: []string{xUser}, update: xEthernet, kind: nicplug.KindSwitch, steps: 8},
 		{name: "unplug-bridge", root: true, boot: []string{xNone}, prep: []string{xBridge}, update: xNone, kind: nicplug.KindUnplug, steps: 4},
 	}

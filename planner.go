@@ -252,10 +252,17 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	case len(detach) > 0: // the wanted backend and others attached
 		kind = KindSwitch
 	}
+	// A macvtap cannot be created next to another with the same MAC on
+	// the same parent (EADDRINUSE): for a move between two macvtaps of one
+	// parent, break before make.
+	breakFirst := keep == nil && want.Backend.Type == domain.TypeDirect &&
+		cur.Backend.Type == domain.TypeDirect && cur.Backend.Dev == want.Backend.Dev && len(detach) > 0
 	if keep == nil && !wantNone {
 		newID = backend.BackendID(want.Device, maxGen+1, want.Backend)
-		if err := b.prepare(want, newID); err != nil {
-			return "", err
+		if !breakFirst {
+			if err := b.prepare(want, newID); err != nil {
+				return "", err
+			}
 		}
 	}
 	if len(detach) > 0 && link {
@@ -265,6 +272,17 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	wentDown := cur.LinkUp && !link
 	for _, d := range detach {
 		b.add("detach", netdevDel(d.Port), qmpAction("netdev_add", hubPortArgs(d.Port, want.Hub, d.ID)...))
+	}
+	if breakFirst {
+		for _, d := range detach {
+			if err := b.removeBackend(d, cur, want); err != nil {
+				return "", err
+			}
+		}
+		detach = nil
+		if err := b.prepare(want, newID); err != nil {
+			return "", err
+		}
 	}
 	if keep == nil && !wantNone {
 		port := newID.Port().String()

@@ -86,6 +86,8 @@ func planCases() []planCase {
 		{"switch-user-direct", p, attached("vm1", user, 1), wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 9},
 		{"switch-direct-bridge-held", held, attached("vm1", direct, 1), wiring(direct, true), wiring(bridged, true), nicplug.KindSwitch, 12},
 		{"switch-user-udp-link-down", p, attached("vm1", user, 5), wiring(user, false), wiring(udp, false), nicplug.KindSwitch, 4},
+		{"switch-direct-same-parent", p, attached("vm1", direct, 1), wiring(direct, true),
+			wiring(domain.Backend{Type: domain.TypeDirect, Dev: "veth0", Mode: "vepa"}, true), nicplug.KindSwitch, 10},
 		{"link-down", p, attached("vm1", user, 1), wiring(user, true), wiring(user, false), nicplug.KindLink, 1},
 		{"link-up", p, attached("vm1", direct, 1), wiring(direct, false), wiring(direct, true), nicplug.KindLink, 1},
 		{"cleanup", p, leftovers, wiring(user, true), wiring(user, true), nicplug.KindCleanup, 5},

@@ -1,0 +1,103 @@
+package nicplug_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/domain"
+)
+
+// A plan computed purely from a NIC's live state and the wanted wiring.
+func ExamplePlan_String() {
+	p := nicplug.Planner{VM: "demo"}
+	live := nicplug.NICState{Device: "net0", Peer: "np.net0.nic", Hub: 0} // nothing attached
+	cur := nicplug.Wiring{Device: "net0", MAC: "52:54:00:0f:7d:ad", Backend: domain.Backend{Type: domain.TypeNone}}
+	want := cur
+	want.Backend, want.LinkUp = domain.Backend{Type: domain.TypeUser}, true
+	plan, err := p.Update(live, cur, want)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(plan)
+	// Output:
+	// plan plug demo net0: 3 steps
+	//   1  prepare  qmp  netdev_add {"type":"user","id":"np.net0.b1.ha2530f8d"}   undo: netdev_del {"id":"np.net0.b1.ha2530f8d"}
+	//   2  attach   qmp  netdev_add {"type":"hubport","id":"np.net0.b1.ha2530f8d.hp","hubid":0,"netdev":"np.net0.b1.ha2530f8d"}   undo: netdev_del {"id":"np.net0.b1.ha2530f8d.hp"}
+	//   3  up       qmp  set_link {"name":"net0","up":true}   undo: set_link {"name":"net0","up":false}
+}
+
+// A make-before-break switch from a user backend to a macvtap, with a
+// carrier hold so the guest's NetworkManager notices and renews DHCP.
+func ExamplePlanner_Update() {
+	p := nicplug.Planner{VM: "demo", CarrierHold: 7 * time.Second}
+	user := domain.Backend{Type: domain.TypeUser}
+	live := nicplug.NICState{Device: "net0", Peer: "np.net0.nic", Hub: 0, Backends: []nicplug.BackendState{
+		{ID: "np.net0.b1.ha2530f8d", Driver: "user", Port: "np.net0.b1.ha2530f8d.hp"},
+	}}
+	cur := nicplug.Wiring{Device: "net0", MAC: "52:54:00:0f:7d:ad", Backend: user, LinkUp: true}
+	want := cur
+	want.Backend = domain.Backend{Type: domain.TypeDirect, Dev: "eth0", Mode: "bridge"}
+	plan, err := p.Update(live, cur, want)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(plan.Kind, len(plan.Steps), "steps")
+	for _, s := range plan.Steps {
+		fmt.Println(s.Num, s.Phase, s.Do.Type, s.Do.Command+string(s.Do.Op)+s.Do.Duration)
+	}
+	// Output:
+	// switch 10 steps
+	// 1 prepare host create-macvtap
+	// 2 prepare host open-macvtap
+	// 3 prepare qmp getfd
+	// 4 prepare qmp netdev_add
+	// 5 down qmp set_link
+	// 6 detach qmp netdev_del
+	// 7 attach qmp netdev_add
+	// 8 hold wait 7s
+	// 9 up qmp set_link
+	// 10 finish qmp netdev_del
+}
+
+// Booting a VM with an unplugged NIC and plugging it later. QEMU must have
+// been started with -S and the domain's QEMUArgs.
+func ExampleAttach() {
+	ctx := context.Background()
+	domainXML := []byte(`<domain type='kvm'><name>demo</name><devices>
+	  <interface type='none'><mac address='52:54:00:0f:7d:ad'/><model type='virtio'/></interface>
+	</devices></domain>`)
+	vm, err := nicplug.Attach(ctx, "/run/demo/qmp.sock", domainXML, &nicplug.Config{Netns: "/run/netns/demo"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer vm.Close()
+	if err := vm.Start(ctx); err != nil { // link down, then cont
+		log.Fatal(err)
+	}
+	plug := []byte(`<interface type='direct'><mac address='52:54:00:0f:7d:ad'/>
+	  <source dev='eth0' mode='bridge'/><model type='virtio'/></interface>`)
+	plan, err := vm.PlanUpdate(ctx, plug)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(plan)
+	if err := vm.Apply(ctx, plan); err != nil {
+		log.Fatal(err) // a *nicplug.StepError; everything was rolled back
+	}
+}
+
+// Reading back what each NIC is wired to.
+func ExampleVM_Interfaces() {
+	ctx := context.Background()
+	var vm *nicplug.VM // from Attach
+	ifs, err := vm.Interfaces(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, it := range ifs {
+		fmt.Printf("%s %s hub %d link %v backend %s (%v)\n", it.Device, it.MAC, it.Hub, it.LinkUp, it.BackendID, it.Backend)
+	}
+}
