@@ -30,8 +30,13 @@
 // (host device, fd, getfd, netdev_add), then the link goes down, the old
 // backend's hub port is removed, the new one's added, the link comes back
 // up after the optional carrier hold, and only then the old backend and its
-// host device are deleted. Two backends are never on one hub at once and
-// the link is down whenever no backend is attached.
+// host device are deleted, so everything before the last steps can be
+// undone and only two QMP commands (hub port out, hub port in) run while
+// the link is down, plus the optional hold. A move between two macvtaps of the same parent is the exception:
+// the kernel refuses a second macvtap with the guest's MAC on one parent,
+// so the old one is removed before the new one is created. Two backends
+// are never on one hub at once and the link is down whenever no backend is
+// attached.
 //
 // # Applying and failures
 //
