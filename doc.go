@@ -53,7 +53,10 @@
 // generation and a hash of their spec, so read-back tells which backend is
 // attached. Applying the same update twice gives a noop plan the second
 // time; after a crash mid-plan the next plan removes leftovers (standalone
-// backends, stray hub ports, host links without a backend) first.
+// backends, stray hub ports, host links without a backend) first. QEMU
+// cannot report a NIC's link state, so a VM remembers the state it set;
+// when read-back shows an interrupted plan, the next plan sets the link
+// explicitly.
 //
 // # Concurrency
 //
