@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Parts, in the order Run executes them.
+const (
+	PartPlan       = "plan"
+	PartQMP        = "qmp"
+	PartApply      = "apply"
+	PartScale      = "scale"
+	PartGuest      = "guest"
+	PartThroughput = "throughput"
+)
+
+// AllParts lists every part.
+var AllParts = []string{PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput}
+
+// Options says what Run measures and how much. A nil *Options means all
+// parts with the defaults below.
+type Options struct {
+	// Parts are the parts to run (see AllParts); nil means all.
+	Parts []string
+	// PlanIters is the number of Planner.Update calls per kind; zero
+	// means 20000.
+	PlanIters int
+	// QMPIters is the number of round trips each of client and raw
+	// loop make; zero means 5000.
+	QMPIters int
+	// ApplyIters is the number of applies per plan kind; zero means 200.
+	ApplyIters int
+	// ScaleVMs is the number of QEMUs switched concurrently; zero means 50.
+	ScaleVMs int
+	// GuestIters is the number of moves measured on a real guest; zero
+	// means 5.
+	GuestIters int
+	// ThroughputMiB is the amount each throughput transfer sends; zero
+	// means 32.
+	ThroughputMiB int
+	// Progress receives a line per phase; nil discards.
+	Progress io.Writer
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.Parts == nil {
+		c.Parts = AllParts
+	}
+	def(&c.PlanIters, 20000)
+	def(&c.QMPIters, 5000)
+	def(&c.ApplyIters, 200)
+	def(&c.ScaleVMs, 50)
+	def(&c.GuestIters, 5)
+	def(&c.ThroughputMiB, 32)
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return c
+}
+
+// Run runs the parts opts names and returns the report. A part that fails
+// stops the run: its error is returned with the report of the parts done.
+func Run(ctx context.Context, opts *Options) (*Report, error) {
+	o := opts.withDefaults()
+	start := time.Now()
+	r := &Report{Machine: machine()}
+	progress := func(format string, args ...any) {
+		fmt.Fprintf(o.Progress, "bench: "+format+"\n", args...)
+	}
+	for _, p := range o.Parts {
+		switch p {
+		case PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput:
+		default:
+			return r, fmt.Errorf("bench: unknown part %q (known: %s)", p, strings.Join(AllParts, ", "))
+		}
+	}
+	for _, p := range AllParts {
+		if !containsPart(o.Parts, p) {
+			continue
+		}
+		progress("part %s", p)
+		var err error
+		switch p {
+		case PartPlan:
+			err = runPlan(r, o.PlanIters)
+		case PartQMP:
+			err = runQMP(ctx, r, o.QMPIters)
+		case PartApply:
+			err = runApply(ctx, r, o.ApplyIters, progress)
+		case PartScale:
+			err = runScale(ctx, r, o.ScaleVMs, progress)
+		case PartGuest:
+			err = runGuest(ctx, r, o.GuestIters, progress)
+		case PartThroughput:
+			err = runThroughput(ctx, r, o.ThroughputMiB, progress)
+		}
+		if err != nil {
+			r.Elapsed = time.Since(start)
+			return r, fmt.Errorf("bench: part %s: %w", p, err)
+		}
+	}
+	r.Elapsed = time.Since(start)
+	return r, nil
+}
+
+func containsPart(parts []string, p string) bool {
+	for _, q := range parts {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+func machine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), CPU: "unknown", Kernel: "unknown", QEMU: qemuVersion(),
+		Accel: "TCG, no KVM", Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
