@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/backend"
+	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/internal/testenv"
 	"github.com/nicplug/nicplug/qmp"
 )
@@ -273,6 +277,43 @@ func TestIntegrationCLI(t *testing.T) {
 		}
 		if diff := cmp.Diff(shown, v.show(t, true)); diff != "" {
 			t.Errorf("failed update changed the wiring:\n%s", diff)
+		}
+	})
+
+	t.Run("leftover shown and cleaned up", func(t *testing.T) {
+		// A standalone backend of net0, as a crash between prepare and
+		// attach leaves it.
+		id := backend.BackendID("net0", 7, domain.Backend{Type: domain.TypeUser}).String()
+		v.monitor(t, func(ctx context.Context, c *qmp.Client) error {
+			return c.NetdevAdd(ctx, map[string]any{"type": "user", "id": id})
+		})
+		for _, withDomain := range []bool{true, false} {
+			r := nic(t, v.show(t, withDomain), "net0")
+			if r.Backend != "none" || len(r.Leftovers) != 1 || r.Leftovers[0] != id {
+				t.Errorf("show (domain %v): %+v, want leftover %s", withDomain, r, id)
+			}
+		}
+		out, _ := mustRun(t, 0, "show", "--qmp", sock)
+		if !strings.Contains(out, "net0: leftovers of an interrupted plan (the next update removes them): "+id) {
+			t.Errorf("show printed:\n%s", out)
+		}
+		out, _ = mustRun(t, 0, "update", "--qmp", sock, "--domain", dom, "testdata/iface-none.xml")
+		if want := fmt.Sprintf("  1  cleanup  qmp  netdev_del {\"id\":%q}\n", id); !strings.HasPrefix(out, "plan cleanup cli net0: ") || !strings.Contains(out, want) {
+			t.Errorf("update printed:\n%s\nwant a cleanup plan with:\n%s", out, want)
+		}
+		if r := nic(t, v.show(t, true), "net0"); len(r.Leftovers) != 0 {
+			t.Errorf("leftovers after cleanup: %v", r.Leftovers)
+		}
+	})
+
+	t.Run("timeout on a stopped QEMU", func(t *testing.T) {
+		if err := v.q.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		defer v.q.Cmd.Process.Signal(syscall.SIGCONT)
+		_, stderr := mustRun(t, 1, "show", "--qmp", sock, "--timeout", "300ms")
+		if !strings.Contains(stderr, "context deadline exceeded") {
+			t.Errorf("stderr: %q", stderr)
 		}
 	})
 

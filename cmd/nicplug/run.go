@@ -154,7 +154,10 @@ func oneLine(cmd string, err error) string {
 	for _, p := range []string{"nicplug: ", cmd + ": "} {
 		s = strings.TrimPrefix(s, p)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && strings.Contains(s, "greeting"):
+		s += " (QEMU serves one QMP client at a time: is another one connected?)"
+	case errors.Is(err, context.DeadlineExceeded):
 		s += " (raise --timeout)"
 	}
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")

@@ -224,6 +224,7 @@ func TestOneLine(t *testing.T) {
 		{"update", errors.New("nicplug: step 3 (attach): boom\nundo failed"), "step 3 (attach): boom; undo failed"},
 		{"start", errors.Join(errors.New("a"), errors.New("b")), "a; b"},
 		{"show", fmt.Errorf("qmp: dial: %w", context.DeadlineExceeded), "qmp: dial: context deadline exceeded (raise --timeout)"},
+		{"show", fmt.Errorf("qmp: greeting: %w", context.DeadlineExceeded), "qmp: greeting: context deadline exceeded (QEMU serves one QMP client at a time: is another one connected?)"},
 	}
 	for _, tt := range tests {
 		if got := oneLine(tt.cmd, tt.err); got != tt.want {
