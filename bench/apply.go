@@ -235,11 +235,11 @@ func (h *handQMP) detach(ctx context.Context) error {
 
 // kindStats collects one plan kind's samples.
 type kindStats struct {
-	name                      string
-	total, plan, apply, hand  samples
-	window, handWindow        samples
-	steps                     map[string]samples
-	stepOrder                 []string
+	name                     string
+	total, plan, apply, hand samples
+	window, handWindow       samples
+	steps                    map[string]samples
+	stepOrder                []string
 }
 
 func (k *kindStats) addSteps(recs []stepRec) {
@@ -371,4 +371,3 @@ func (m *managed) enter(ctx context.Context, h *handQMP, b domain.Backend) error
 	}
 	return nil
 }
-

@@ -25,8 +25,8 @@ type stepRecorder struct {
 }
 
 func (h *stepRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *stepRecorder) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *stepRecorder) WithGroup(string) slog.Handler           { return h }
+func (h *stepRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *stepRecorder) WithGroup(string) slog.Handler            { return h }
 
 var netdevType = regexp.MustCompile(`"type":"([a-z]+)"`)
 

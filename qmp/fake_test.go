@@ -198,7 +198,7 @@ func (fc *fakeConn) serve() {
 	}
 }
 
-func dial(t *testing.T, path string, cfg *qmp.Config) *qmp.Client {
+func dial(t testing.TB, path string, cfg *qmp.Config) *qmp.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -212,7 +212,7 @@ func dial(t *testing.T, path string, cfg *qmp.Config) *qmp.Client {
 
 // ctxTimeout is a context for one step of a test: generous, so a loaded
 // machine does not fail tests, yet a hang still ends.
-func ctxTimeout(t *testing.T) context.Context {
+func ctxTimeout(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
