@@ -1,0 +1,463 @@
+package qmp_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nicplug/nicplug/internal/testenv"
+	"github.com/nicplug/nicplug/qmp"
+)
+
+// startQEMU starts a guest-less QEMU and connects a client to it.
+func startQEMU(t *testing.T, extra ...string) (*testenv.QEMU, *qmp.Client) {
+	t.Helper()
+	q := testenv.StartQEMU(t, extra...)
+	return q, dial(t, q.Socket, nil)
+}
+
+func TestIntegrationGreeting(t *testing.T) {
+	q, c := startQEMU(t)
+	out, err := exec.Command(q.Cmd.Path, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Version()
+	if want := "QEMU emulator version " + v.String(); !strings.Contains(string(out), want) {
+		t.Errorf("Version() = %+v; %q does not contain %q", v, out, want)
+	}
+	if !v.AtLeast(4, 0, 0) {
+		t.Errorf("Version() = %v, nicplug needs QEMU >= 4.0", v)
+	}
+	if caps := c.Capabilities(); !strings.Contains(strings.Join(caps, ","), "oob") {
+		t.Errorf("Capabilities() = %q, QEMU >= 3.0 offers oob", caps)
+	}
+	st, err := c.QueryStatus(ctxTimeout(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (qmp.Status{Status: "prelaunch", Running: false}); st != want {
+		t.Errorf("QueryStatus = %+v, want %+v", st, want)
+	}
+}
+
+var tapSeq atomic.Int32
+
+// openTap creates a non-persistent tap device (it vanishes when the last
+// fd is closed) and returns its fd and name.
+func openTap(t *testing.T) (*os.File, string) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	name := fmt.Sprintf("qmpt%d.%d", os.Getpid()%100000, tapSeq.Add(1))
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		testenv.Skip(t, fmt.Sprintf("cannot open /dev/net/tun: %v", err))
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		t.Fatalf("TUNSETIFF %s: %v", name, err)
+	}
+	f := os.NewFile(uintptr(fd), "/dev/net/tun:"+name)
+	t.Cleanup(func() { f.Close() })
+	return f, name
+}
+
+// waitLinkGone polls until the named link no longer exists.
+func waitLinkGone(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := net.InterfaceByName(name); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("link %s still exists: its fd was not released", name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestIntegrationTapNetdev passes a tap fd with getfd, makes it a tap
+// netdev joined to a hub like nicplug does, and deletes it: QEMU must
+// release the fd, so the tap vanishes.
+func TestIntegrationTapNetdev(t *testing.T) {
+	tap, name := openTap(t)
+	_, c := startQEMU(t)
+	ctx := ctxTimeout(t)
+	if err := c.GetFD(ctx, "tapfd0", tap); err != nil {
+		t.Fatalf("GetFD: %v", err)
+	}
+	tap.Close() // QEMU's copy keeps the tap alive
+	if _, err := net.InterfaceByName(name); err != nil {
+		t.Fatalf("tap %s gone although QEMU holds its fd: %v", name, err)
+	}
+	if err := c.NetdevAdd(ctx, map[string]any{"type": "tap", "id": "t0", "fd": "tapfd0"}); err != nil {
+		t.Fatalf("NetdevAdd tap: %v", err)
+	}
+	if err := c.NetdevAdd(ctx, struct {
+		Type   string `json:"type"`
+		ID     string `json:"id"`
+		HubID  int    `json:"hubid"`
+		Netdev string `json:"netdev"`
+	}{"hubport", "t0-hp", 0, "t0"}); err != nil {
+		t.Fatalf("NetdevAdd hubport: %v", err)
+	}
+	info, err := c.HMP(ctx, "info network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"hub 0", `\ t0-hp: t0: index=`, "type=tap,fd="} {
+		if !strings.Contains(info, want) {
+			t.Errorf("info network lacks %q:\n%s", want, info)
+		}
+	}
+	// The fd name was consumed.
+	if err := c.CloseFD(ctx, "tapfd0"); !qmp.IsClass(err, "GenericError") {
+		t.Errorf("CloseFD of a consumed name: %v, want GenericError", err)
+	}
+	for _, id := range []string{"t0-hp", "t0"} {
+		if err := c.NetdevDel(ctx, id); err != nil {
+			t.Fatalf("NetdevDel %s: %v", id, err)
+		}
+	}
+	waitLinkGone(t, name)
+	info, err = c.HMP(ctx, "info network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(info, "t0") {
+		t.Errorf("info network still shows t0 after netdev_del:\n%s", info)
+	}
+}
+
+// TestIntegrationCloseFDRollback: an unconsumed fd name is released by
+// closefd, and reusing a name releases the fd it held.
+func TestIntegrationCloseFDRollback(t *testing.T) {
+	_, c := startQEMU(t)
+	ctx := ctxTimeout(t)
+	pipe := func() (*os.File, *os.File) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close() })
+		return r, w
+	}
+	// wantEOF reads r until EOF: every write end, QEMU's too, is closed.
+	wantEOF := func(what string, r *os.File) {
+		t.Helper()
+		r.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.ReadAll(r); err != nil {
+			t.Errorf("%s: QEMU still holds the fd: %v", what, err)
+		}
+	}
+	r1, w1 := pipe()
+	if err := c.GetFD(ctx, "rb0", w1); err != nil {
+		t.Fatal(err)
+	}
+	w1.Close()
+	if err := c.CloseFD(ctx, "rb0"); err != nil {
+		t.Fatalf("CloseFD: %v", err)
+	}
+	wantEOF("after closefd", r1)
+	err := c.CloseFD(ctx, "rb0")
+	if want := "qmp: closefd: GenericError: File descriptor named 'rb0' not found"; err == nil || err.Error() != want {
+		t.Errorf("second CloseFD: %v, want %q", err, want)
+	}
+	if err := c.NetdevAdd(ctx, map[string]any{"type": "tap", "id": "t1", "fd": "rb0"}); !qmp.IsClass(err, "GenericError") {
+		t.Errorf("netdev_add with a released fd name: %v, want GenericError", err)
+	}
+
+	r2, w2 := pipe()
+	r3, w3 := pipe()
+	for _, w := range []*os.File{w2, w3} {
+		if err := c.GetFD(ctx, "same", w); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	wantEOF("replaced name", r2)
+	if err := c.CloseFD(ctx, "same"); err != nil {
+		t.Fatal(err)
+	}
+	wantEOF("closefd of a replaced name", r3)
+}
+
+func TestIntegrationLargeReply(t *testing.T) {
+	_, c := startQEMU(t)
+	raw, err := c.Execute(ctxTimeout(t), "query-qmp-schema", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) <= 64<<10 {
+		t.Errorf("query-qmp-schema returned %d bytes, expected more than 64 KiB", len(raw))
+	}
+	var schema []struct {
+		Name     string `json:"name"`
+		MetaType string `json:"meta-type"`
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	if len(schema) < 100 || schema[0].Name == "" {
+		t.Errorf("schema has %d entries, first %+v", len(schema), schema[0])
+	}
+	t.Logf("query-qmp-schema: %d bytes, %d entries", len(raw), len(schema))
+	// The client is still in sync.
+	if _, err := c.QueryStatus(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIntegrationConcurrent(t *testing.T) {
+	const goroutines, perG = 8, 500
+	_, c := startQEMU(t)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range perG {
+				// Alternate commands with different replies to catch any
+				// mix-up between callers.
+				if (g+i)%2 == 0 {
+					st, err := c.QueryStatus(ctxTimeout(t))
+					if err != nil || st.Status != "prelaunch" {
+						t.Errorf("goroutine %d call %d: QueryStatus = %+v, %v", g, i, st, err)
+						return
+					}
+					continue
+				}
+				raw, err := c.QOMGet(ctxTimeout(t), "/machine", "type")
+				if err != nil || string(raw) != `"pc-q35-`+fmt.Sprint(c.Version().Major)+`.`+fmt.Sprint(c.Version().Minor)+`-machine"` {
+					t.Errorf("goroutine %d call %d: QOMGet = %s, %v", g, i, raw, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestIntegrationStopped: with QEMU frozen by SIGSTOP, a call ends with its
+// context; after SIGCONT the late reply is discarded and the client works.
+func TestIntegrationStopped(t *testing.T) {
+	q, c := startQEMU(t)
+	if err := q.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cont := sync.OnceFunc(func() { q.Cmd.Process.Signal(syscall.SIGCONT) })
+	defer cont()
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.QueryStatus(ctx)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("QueryStatus on a stopped QEMU: %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("QueryStatus on a stopped QEMU ignored its 500ms deadline")
+	}
+	cont()
+	raw, err := c.QOMGet(ctxTimeout(t), "/machine", "type")
+	if err != nil || !strings.Contains(string(raw), "q35") {
+		t.Errorf("after SIGCONT: QOMGet = %s, %v; want the machine type", raw, err)
+	}
+	if _, err := c.QueryStatus(ctxTimeout(t)); err != nil {
+		t.Errorf("after SIGCONT: %v", err)
+	}
+}
+
+// TestIntegrationKilled: QEMU dies while calls are pending: they fail fast
+// with ErrClosed, later calls too, and no goroutine stays behind.
+func TestIntegrationKilled(t *testing.T) {
+	q := testenv.StartQEMU(t)
+	checkGoroutines(t)
+	c := dial(t, q.Socket, nil)
+	sub := c.Subscribe(t.Context(), 0)
+	w := c.Watch(qmp.EventName("SHUTDOWN"))
+	if err := q.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.QueryStatus(context.Background()) // no deadline: only the close can end it
+			errs <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let the calls get pending (not required for correctness)
+	q.Kill()
+	for range n {
+		select {
+		case err := <-errs:
+			wantClosed(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("a pending call did not fail after QEMU died")
+		}
+	}
+	<-c.Done()
+	_, err := c.QueryStatus(context.Background())
+	wantClosed(t, err)
+	if !errors.Is(c.Err(), io.EOF) && !errors.Is(c.Err(), syscall.ECONNRESET) {
+		t.Errorf("Err() = %v, want it to wrap io.EOF or ECONNRESET", c.Err())
+	}
+	_, err = w.Wait(ctxTimeout(t))
+	wantClosed(t, err)
+	if _, ok := <-sub.Events(); ok {
+		t.Error("subscription still open after QEMU died")
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close after QEMU died: %v", err)
+	}
+}
+
+func TestIntegrationErrors(t *testing.T) {
+	_, c := startQEMU(t)
+	tests := []struct {
+		name      string
+		call      func(ctx context.Context) error
+		wantClass string
+		wantText  string
+	}{
+		{"netdev_del unknown", func(ctx context.Context) error { return c.NetdevDel(ctx, "nosuch") },
+			"DeviceNotFound", "qmp: netdev_del: DeviceNotFound: Device 'nosuch' not found"},
+		{"set_link unknown", func(ctx context.Context) error { return c.SetLink(ctx, "nosuch", true) },
+			"DeviceNotFound", "qmp: set_link: DeviceNotFound: Device 'nosuch' not found"},
+		{"device_del unknown", func(ctx context.Context) error { return c.DeviceDel(ctx, "nosuch") },
+			"DeviceNotFound", "qmp: device_del: DeviceNotFound: Device 'nosuch' not found"},
+		{"unknown command", func(ctx context.Context) error {
+			_, err := c.Execute(ctx, "no-such-command", nil)
+			return err
+		}, "CommandNotFound", "qmp: no-such-command: CommandNotFound: The command no-such-command has not been found"},
+		{"bad netdev type", func(ctx context.Context) error {
+			return c.NetdevAdd(ctx, map[string]any{"type": "bogus", "id": "b0"})
+		}, "GenericError", ""},
+		{"netdev_add unknown fd name", func(ctx context.Context) error {
+			return c.NetdevAdd(ctx, map[string]any{"type": "tap", "id": "b1", "fd": "nosuchfd"})
+		}, "GenericError", ""},
+		{"getfd without fd", func(ctx context.Context) error {
+			_, err := c.Execute(ctx, "getfd", map[string]string{"fdname": "nofile"})
+			return err
+		}, "GenericError", "qmp: getfd: GenericError: No file descriptor supplied via SCM_RIGHTS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call(ctxTimeout(t))
+			var ce *qmp.CommandError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *qmp.CommandError", err)
+			}
+			if ce.Class != tt.wantClass {
+				t.Errorf("class %q (%v), want %q", ce.Class, err, tt.wantClass)
+			}
+			if tt.wantText != "" && err.Error() != tt.wantText {
+				t.Errorf("error %q, want %q", err, tt.wantText)
+			}
+		})
+	}
+	// Nothing was left behind by the failed netdev_adds.
+	info, err := c.HMP(ctxTimeout(t), "info network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(info, "b0") || strings.Contains(info, "b1") {
+		t.Errorf("a failed netdev_add left a netdev:\n%s", info)
+	}
+}
+
+// TestIntegrationEventsAndDevices drives real events: RESUME/STOP from
+// cont/stop and DEVICE_DELETED from a USB device (no guest needed to
+// unplug it), caught by watchers created before the commands.
+func TestIntegrationEventsAndDevices(t *testing.T) {
+	_, c := startQEMU(t, "-device", "qemu-xhci,id=xhci")
+	ctx := ctxTimeout(t)
+	sub := c.Subscribe(ctx, 0)
+
+	resumed := c.Watch(qmp.EventName("RESUME"))
+	if err := c.Cont(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resumed.Wait(ctx); err != nil {
+		t.Fatalf("RESUME: %v", err)
+	}
+	if st, err := c.QueryStatus(ctx); err != nil || !st.Running || st.Status != "running" {
+		t.Errorf("QueryStatus after cont = %+v, %v", st, err)
+	}
+	stopped := c.Watch(qmp.EventName("STOP"))
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stopped.Wait(ctx); err != nil {
+		t.Fatalf("STOP: %v", err)
+	}
+	if st, err := c.QueryStatus(ctx); err != nil || st.Running || st.Status != "paused" {
+		t.Errorf("QueryStatus after stop = %+v, %v", st, err)
+	}
+
+	if err := c.DeviceAdd(ctx, map[string]any{"driver": "usb-kbd", "id": "kbd0", "bus": "xhci.0"}); err != nil {
+		t.Fatalf("DeviceAdd: %v", err)
+	}
+	props, err := c.QOMList(ctx, "/machine/peripheral")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range props {
+		found = found || (p.Name == "kbd0" && p.Type == "child<usb-kbd>")
+	}
+	if !found {
+		t.Errorf("qom-list /machine/peripheral lacks kbd0: %+v", props)
+	}
+	deleted := c.Watch(qmp.DeviceDeleted("kbd0"))
+	defer deleted.Stop()
+	if err := c.DeviceDel(ctx, "kbd0"); err != nil {
+		t.Fatalf("DeviceDel: %v", err)
+	}
+	ev, err := deleted.Wait(ctx)
+	if err != nil {
+		t.Fatalf("DEVICE_DELETED: %v", err)
+	}
+	if ev.Time.IsZero() {
+		t.Errorf("event %s has no timestamp", ev.Name)
+	}
+	if _, err := c.QOMGet(ctx, "/machine/peripheral/kbd0", "type"); !qmp.IsClass(err, "DeviceNotFound") {
+		t.Errorf("qom-get of the deleted device: %v, want DeviceNotFound", err)
+	}
+
+	if err := c.AnnounceSelf(ctx, nil); err != nil {
+		t.Errorf("AnnounceSelf: %v", err)
+	}
+
+	// The subscription saw the same events, in order.
+	var names []string
+	for _, ev := range drain(sub.Events()) {
+		names = append(names, ev.Name)
+	}
+	if got, want := strings.Join(names, " "), "RESUME STOP DEVICE_DELETED"; !strings.Contains(got, want) {
+		t.Errorf("subscription saw %q, want it to contain %q", got, want)
+	}
+}
