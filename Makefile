@@ -19,5 +19,7 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 
+# End-to-end benchmarks: one table (docs/performance.md). Needs root for the
+# macvtap, tap and throughput rows; takes several minutes.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./bench/cmd/benchtable

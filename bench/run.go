@@ -42,7 +42,7 @@ type Options struct {
 	// means 5.
 	GuestIters int
 	// ThroughputMiB is the amount each throughput transfer sends; zero
-	// means 32.
+	// means 16.
 	ThroughputMiB int
 	// Progress receives a line per phase; nil discards.
 	Progress io.Writer
@@ -66,7 +66,7 @@ func (o *Options) withDefaults() Options {
 	def(&c.ApplyIters, 200)
 	def(&c.ScaleVMs, 50)
 	def(&c.GuestIters, 5)
-	def(&c.ThroughputMiB, 32)
+	def(&c.ThroughputMiB, 16)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}

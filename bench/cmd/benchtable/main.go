@@ -26,7 +26,7 @@ func main() {
 	flag.IntVar(&o.ApplyIters, "apply", 0, "applies per plan kind (0: default 200)")
 	flag.IntVar(&o.ScaleVMs, "vms", 0, "QEMUs switched concurrently (0: default 50)")
 	flag.IntVar(&o.GuestIters, "guest", 0, "moves measured on a real guest (0: default 5)")
-	flag.IntVar(&o.ThroughputMiB, "mib", 0, "MiB per throughput transfer (0: default 32)")
+	flag.IntVar(&o.ThroughputMiB, "mib", 0, "MiB per throughput transfer (0: default 16)")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
 	o.Parts = strings.Split(*parts, ",")

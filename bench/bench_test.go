@@ -1,0 +1,84 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/internal/testenv"
+	"github.com/nicplug/nicplug/qmp"
+)
+
+// BenchmarkPlanner measures Planner.Update per plan kind.
+func BenchmarkPlanner(b *testing.B) {
+	p := &nicplug.Planner{VM: "bench"}
+	for _, c := range planCases() {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Update(c.live, c.cur, c.want); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkQueryStatus compares a qmp.Client round trip with a raw socket
+// loop on the same QEMU.
+func BenchmarkQueryStatus(b *testing.B) {
+	testenv.RequireQEMU(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	q, err := startQEMU(ctx, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.kill()
+	b.Run("client", func(b *testing.B) {
+		c, err := qmp.Dial(ctx, q.sockets[0], nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		for b.Loop() {
+			if _, err := c.QueryStatus(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		raw, err := dialRaw(ctx, q.sockets[1])
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer raw.close()
+		line := []byte(`{"execute":"query-status"}` + "\n")
+		for b.Loop() {
+			if _, err := raw.do(line); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkPlugUnplug measures VM.UpdateDevice plug and unplug of slirp on
+// a guest-less QEMU (one op = plug + unplug).
+func BenchmarkPlugUnplug(b *testing.B) {
+	testenv.RequireQEMU(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	m, err := startManaged(ctx, "bench", benchMAC, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.close()
+	for b.Loop() {
+		for _, be := range []string{"user", "none"} {
+			if err := m.vm.UpdateDevice(ctx, []byte(ifaceXML(benchMAC, be, ""))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
