@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"sync"
-	"sync/atomic"
 )
 
 // Client is a connection to one QEMU monitor (QMP). It is safe for
@@ -24,15 +23,15 @@ type Client struct {
 	caps    []string
 	greeted chan struct{}
 
-	nextID atomic.Uint64
-
 	// wlock is a one-token semaphore serializing writes; acquiring it
 	// respects a context, which a sync.Mutex cannot.
 	wlock chan struct{}
 
 	mu sync.Mutex
-	// pending maps a command id to the channel its reply goes to; guarded
-	// by mu. It is nil once the connection is closed.
+	// pending maps the id of every command whose reply is still due to
+	// the channel the reply goes to, or to nil when the caller gave up
+	// (the late reply is discarded). An id is reused only once its reply
+	// arrived. Guarded by mu; nil once the connection is closed.
 	pending map[uint64]chan reply
 	// subs and watchers receive events; guarded by mu. Both are nil once
 	// the connection is closed.
@@ -163,7 +162,9 @@ func (c *Client) shutdown(readErr error) {
 	closed := &closedError{cause: c.cause}
 	c.closed = closed
 	for _, ch := range c.pending {
-		ch <- reply{closed: closed}
+		if ch != nil {
+			ch <- reply{closed: closed}
+		}
 	}
 	for s := range c.subs {
 		s.stopCtx()

@@ -1,11 +1,13 @@
 package qmp_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -156,6 +158,7 @@ func TestExecuteFraming(t *testing.T) {
 		name  string
 		noise func(fc *fakeConn, r request)
 		ret   string // the reply's return value
+		log   string // expected in the client's log, if not empty
 	}{
 		{name: "plain", noise: func(*fakeConn, request) {}, ret: `{"a":1}`},
 		{name: "event before reply", noise: func(fc *fakeConn, r request) {
@@ -163,16 +166,16 @@ func TestExecuteFraming(t *testing.T) {
 		}, ret: `{"a":2}`},
 		{name: "unknown id", noise: func(fc *fakeConn, r request) {
 			fc.send(`{"return": {"wrong": true}, "id": 987654321}`)
-		}, ret: `{"a":3}`},
+		}, ret: `{"a":3}`, log: "discarding reply nobody waits for"},
 		{name: "foreign id", noise: func(fc *fakeConn, r request) {
 			fc.send(`{"return": {"wrong": true}, "id": "libvirt-7"}`)
 		}, ret: `{"a":4}`},
 		{name: "reply without id", noise: func(fc *fakeConn, r request) {
 			fc.send(`{"error": {"class": "GenericError", "desc": "JSON parse error"}}`)
-		}, ret: `{"a":5}`},
+		}, ret: `{"a":5}`, log: "discarding reply without a client id"},
 		{name: "garbage and blank lines", noise: func(fc *fakeConn, r request) {
 			fc.send("this is not json", "", "   ", `{"neither": "reply nor event"}`, `[1,2`)
-		}, ret: `{"a":6}`},
+		}, ret: `{"a":6}`, log: `msg="qmp: discarding unparseable line" line="this is not json"`},
 		{name: "huge reply", noise: func(*fakeConn, request) {}, ret: `"` + big + `"`},
 	}
 	for _, tt := range tests {
@@ -184,13 +187,18 @@ func TestExecuteFraming(t *testing.T) {
 				fc.reply(r, tt.ret)
 				fc.waitHangup()
 			})
-			c := dial(t, path, nil)
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			c := dial(t, path, &qmp.Config{Logger: logger})
 			got, err := c.Execute(ctxTimeout(t), "x", nil)
 			if err != nil {
 				t.Fatalf("Execute: %v", err)
 			}
 			if string(got) != tt.ret {
 				t.Errorf("Execute returned %.80s (%d bytes), want %.80s (%d bytes)", got, len(got), tt.ret, len(tt.ret))
+			}
+			if !strings.Contains(logs.String(), tt.log) {
+				t.Errorf("log lacks %q:\n%s", tt.log, logs.String())
 			}
 		})
 	}
@@ -355,16 +363,25 @@ func TestCloseUnblocksPending(t *testing.T) {
 }
 
 // TestExecuteContextLateReply times a command out, then delivers its reply
-// late: the next command must get its own reply.
+// late: the next command must get its own reply, and the abandoned id is
+// not reused before its late reply arrived (but is after).
 func TestExecuteContextLateReply(t *testing.T) {
 	returned := make(chan struct{})
 	path := startFake(t, func(fc *fakeConn) {
 		fc.handshake()
 		first := fc.mustRecv("slow")
 		<-returned
-		fc.reply(first, `"late"`)
 		second := fc.mustRecv("fast")
+		if string(second.ID) == string(first.ID) {
+			t.Errorf("fake: id %s reused while its reply was still due", first.ID)
+		}
+		fc.reply(first, `"late"`)
 		fc.reply(second, `"mine"`)
+		third := fc.mustRecv("third")
+		if string(third.ID) != string(first.ID) {
+			t.Errorf("fake: third command has id %s, want the freed id %s", third.ID, first.ID)
+		}
+		fc.reply(third, `"third"`)
 		fc.waitHangup()
 	})
 	c := dial(t, path, nil)
@@ -378,9 +395,11 @@ func TestExecuteContextLateReply(t *testing.T) {
 	if want := "qmp: slow: context deadline exceeded"; err == nil || err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
-	got, err := c.Execute(ctxTimeout(t), "fast", nil)
-	if err != nil || string(got) != `"mine"` {
-		t.Errorf("Execute after a timeout = %s, %v; want \"mine\"", got, err)
+	for _, cmd := range []string{"fast", "third"} {
+		got, err := c.Execute(ctxTimeout(t), cmd, nil)
+		if want := `"` + map[string]string{"fast": "mine", "third": "third"}[cmd] + `"`; err != nil || string(got) != want {
+			t.Errorf("Execute %s after a timeout = %s, %v; want %s", cmd, got, err, want)
+		}
 	}
 	// An already cancelled context sends nothing.
 	cctx, ccancel := context.WithCancel(t.Context())

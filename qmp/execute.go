@@ -10,8 +10,11 @@ import (
 //
 // args is encoded with encoding/json and must encode as a JSON object (a
 // map, a struct, a json.RawMessage); nil sends no "arguments". Each command
-// carries a unique "id" and its reply is matched by it, so concurrent calls
-// never see each other's replies.
+// carries an "id" and its reply is matched by it, so concurrent calls never
+// see each other's replies. An id is unique among the commands whose reply
+// is due, including abandoned ones, and is reused once its reply arrived:
+// QEMU reads the monitor one byte at a time, each costing microseconds, so
+// the client keeps ids short (usually one digit).
 //
 // files travel as SCM_RIGHTS ancillary data in the same sendmsg as the
 // command's JSON, which is what getfd (and add-fd) expect; no QMP
@@ -28,8 +31,7 @@ func (c *Client) Execute(ctx context.Context, command string, args any, files ..
 	if err := ctx.Err(); err != nil {
 		return nil, &OpError{Op: command, Err: err}
 	}
-	id := c.nextID.Add(1)
-	msg, err := encodeCommand(command, args, id)
+	msg, err := encodeCommand(command, args)
 	if err != nil {
 		return nil, &OpError{Op: command, Err: err}
 	}
@@ -49,11 +51,15 @@ func (c *Client) Execute(ctx context.Context, command string, args any, files ..
 		c.mu.Unlock()
 		return nil, &OpError{Op: command, Err: c.closedErr()}
 	}
+	id := c.allocID()
 	c.pending[id] = ch
 	c.mu.Unlock()
+	msg = appendID(msg, id)
 
 	if err := c.write(ctx, msg, oob); err != nil {
-		if !c.forget(id) {
+		// Nothing was sent, or the connection is being closed: no reply
+		// can come, the id is free.
+		if !c.forget(id, false) {
 			// The connection closed meanwhile and answered ch.
 			<-ch
 		}
@@ -63,7 +69,7 @@ func (c *Client) Execute(ctx context.Context, command string, args any, files ..
 	case r := <-ch:
 		return r.result(command)
 	case <-ctx.Done():
-		if c.forget(id) {
+		if c.forget(id, true) {
 			return nil, &OpError{Op: command, Err: ctx.Err()}
 		}
 		// The reply (or the close) won the race: it is in ch.
@@ -71,14 +77,32 @@ func (c *Client) Execute(ctx context.Context, command string, args any, files ..
 	}
 }
 
-// forget drops a pending id and reports whether it was still pending (false
-// means a reply or the close notification has been put in its channel).
-func (c *Client) forget(id uint64) bool {
+// allocID returns the smallest id no command in c.pending uses. Called with
+// c.mu held.
+func (c *Client) allocID() uint64 {
+	for id := uint64(1); ; id++ {
+		if _, used := c.pending[id]; !used {
+			return id
+		}
+	}
+}
+
+// forget stops waiting for the reply to id and reports whether it was still
+// due (false means a reply or the close notification is in its channel).
+// With replyDue the id stays reserved until QEMU's late reply arrives, so it
+// cannot be matched to a newer command.
+func (c *Client) forget(id uint64, replyDue bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.pending[id]
-	delete(c.pending, id)
-	return ok
+	if ch, ok := c.pending[id]; !ok || ch == nil {
+		return false
+	}
+	if replyDue {
+		c.pending[id] = nil
+	} else {
+		delete(c.pending, id)
+	}
+	return true
 }
 
 func (r reply) result(command string) (json.RawMessage, error) {

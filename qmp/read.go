@@ -79,13 +79,15 @@ func (c *Client) dispatchReply(m *message, line []byte) {
 	c.mu.Lock()
 	ch, ok := c.pending[id]
 	if ok {
-		delete(c.pending, id)
-		// ch has room for exactly this one reply: never blocks.
-		ch <- reply{ret: m.Return, err: m.Error}
+		delete(c.pending, id) // the id is free for reuse from now on
+		if ch != nil {
+			// ch has room for exactly this one reply: never blocks.
+			ch <- reply{ret: m.Return, err: m.Error}
+		}
 	}
 	c.mu.Unlock()
-	if !ok {
-		c.log.Debug("qmp: discarding reply nobody waits for (late or unknown id)", "id", id)
+	if ch == nil {
+		c.log.Debug("qmp: discarding reply nobody waits for (late or unknown id)", "id", id, "known", ok)
 	}
 }
 

@@ -72,10 +72,10 @@ func (v Version) AtLeast(major, minor, micro int) bool {
 	return v.Micro >= micro
 }
 
-// encodeCommand renders one command line:
-// {"execute":"<command>","arguments":<args>,"id":<id>}\n. A nil args (or
-// one that encodes as null) omits "arguments".
-func encodeCommand(command string, args any, id uint64) ([]byte, error) {
+// encodeCommand renders the start of a command line,
+// {"execute":"<command>","arguments":<args>, which [appendID] completes. A
+// nil args (or one that encodes as null) omits "arguments".
+func encodeCommand(command string, args any) ([]byte, error) {
 	if command == "" {
 		return nil, fmt.Errorf("empty command name")
 	}
@@ -101,10 +101,14 @@ func encodeCommand(command string, args any, id uint64) ([]byte, error) {
 		b = append(b, `,"arguments":`...)
 		b = append(b, a...)
 	}
+	return b, nil
+}
+
+// appendID completes a line from [encodeCommand] with ,"id":<id>}\n.
+func appendID(b []byte, id uint64) []byte {
 	b = append(b, `,"id":`...)
 	b = strconv.AppendUint(b, id, 10)
-	b = append(b, "}\n"...)
-	return b, nil
+	return append(b, "}\n"...)
 }
 
 // parseID returns the numeric id this client put on a command, or false for
