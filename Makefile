@@ -9,7 +9,7 @@ deps:
 
 # Main job: boot a real guest with an unplugged NIC, plug it, switch, unplug.
 demo: deps
-	$(GO) run ./cmd/nicplug demo
+	$(GO) run ./demo
 
 # All tests. Set NICPLUG_CI=1 to turn privileged/QEMU skips into failures.
 test: deps lint

@@ -1,0 +1,28 @@
+// Package e2e holds nicplug's end-to-end tests: a real Linux guest booted
+// under QEMU (TCG) with the NIC arguments of [domain.Domain.QEMUArgs], driven
+// only through nicplug's public API (Attach, Start, UpdateDevice, Interfaces),
+// and judged by what the guest itself reports: carrier changes, DHCP leases
+// and pings (see package internal/guest).
+//
+// # Tests
+//
+//   - TestIntegrationUser: boot unplugged (type='none'), plug user
+//     networking, unplug, plug again.
+//   - TestIntegrationBootUser: boot plugged (type='user'), link down and up.
+//   - TestIntegrationDirect (root): plug a macvtap on a veth whose peer runs a
+//     DHCP server in another network namespace, switch direct→user and
+//     user→direct live, a failing plan that leaves the guest's network
+//     working, unplug.
+//   - TestIntegrationBootDirect (root): boot with a macvtap backend.
+//
+// The network namespaces, veth pair and DHCP server come from package lab.
+//
+// # Running
+//
+// The tests need qemu-system-x86_64 and busybox-static, build the guest's
+// assets on first use (apt-get download of Debian's cloud kernel, cached), and
+// need root for the macvtap parts. They skip otherwise, or fail when
+// NICPLUG_CI is set:
+//
+//	go test -count=1 -v ./e2e/
+package e2e

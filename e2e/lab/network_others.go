@@ -1,0 +1,29 @@
+//go:build !linux
+
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+type networkImpl struct{}
+
+var errUnsupported = fmt.Errorf("lab: networks unsupported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+
+// NewNetwork returns an error matching errors.ErrUnsupported: networks need
+// Linux namespaces.
+func NewNetwork(ctx context.Context, cfg *NetworkConfig) (*Network, error) {
+	return nil, errUnsupported
+}
+
+// Macvtaps returns an error matching errors.ErrUnsupported.
+func (n *Network) Macvtaps(ctx context.Context) ([]string, error) { return nil, errUnsupported }
+
+// Log returns "".
+func (n *Network) Log() string { return "" }
+
+// Close does nothing.
+func (n *Network) Close() error { return nil }
