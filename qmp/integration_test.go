@@ -461,3 +461,65 @@ func TestIntegrationEventsAndDevices(t *testing.T) {
 		t.Errorf("subscription saw %q, want it to contain %q", got, want)
 	}
 }
+
+// hungUp reports whether every write end of the pipe read by r is closed.
+// It may run on any goroutine.
+func hungUp(t *testing.T, r *os.File) bool {
+	t.Helper()
+	sc, err := r.SyscallConn() // not r.Fd(): it would disable deadlines
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	var revents int16
+	if err := sc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, perr := unix.Poll(fds, 0); perr != nil {
+			err = perr
+		}
+		revents = fds[0].Revents
+	}); err != nil {
+		t.Error(err)
+	}
+	return revents&unix.POLLHUP != 0
+}
+
+// TestIntegrationConcurrentGetFD passes descriptors from several goroutines
+// at once: each getfd must find its own descriptor (QEMU takes the one that
+// came with the command), and closefd must release it.
+func TestIntegrationConcurrentGetFD(t *testing.T) {
+	const goroutines, perG = 4, 25
+	_, c := startQEMU(t)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range perG {
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				name := fmt.Sprintf("g%d", g)
+				err = c.GetFD(ctxTimeout(t), name, w)
+				w.Close()
+				if err != nil {
+					t.Errorf("goroutine %d, pass %d: GetFD: %v", g, i, err)
+					r.Close()
+					return
+				}
+				if hungUp(t, r) {
+					t.Errorf("goroutine %d, pass %d: QEMU does not hold the pipe after getfd %s", g, i, name)
+				}
+				if err := c.CloseFD(ctxTimeout(t), name); err != nil {
+					t.Errorf("goroutine %d, pass %d: CloseFD: %v", g, i, err)
+				}
+				r.SetReadDeadline(time.Now().Add(30 * time.Second))
+				if _, err := io.ReadAll(r); err != nil {
+					t.Errorf("goroutine %d, pass %d: pipe still held after closefd %s: %v", g, i, name, err)
+				}
+				r.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
