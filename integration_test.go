@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,22 +64,27 @@ func scenarios() []scenario {
 	}
 }
 
-var vmSeq int
+var vmSeq atomic.Int64
 
-// setup boots the scenario's VM and applies its setup updates.
-func (sc scenario) setup(t testing.TB, ctx context.Context) *rig {
+// netns returns a fresh test netns for a root scenario, nil otherwise.
+func (sc scenario) netns(t testing.TB) *testNetns {
 	t.Helper()
-	var ns *testNetns
-	if sc.root {
-		ns = newTestNetns(t)
-	} else {
+	if !sc.root {
 		testenv.RequireQEMU(t)
+		return nil
 	}
-	vmSeq++
+	return newTestNetns(t)
+}
+
+// setup boots the scenario's VM (host devices in ns) and applies its
+// prep updates.
+func (sc scenario) setup(t testing.TB, ctx context.Context, ns *testNetns) *rig {
+	t.Helper()
 	cfg := sc.cfg
-	r := newRig(t, ns, &cfg, fmt.Sprintf("vm%d", vmSeq), sc.boot...)
+	r := newRig(t, ns, &cfg, fmt.Sprintf("vm%d", vmSeq.Add(1)), sc.boot...)
 	if sc.update != "" {
 		if err := r.vm.Start(ctx); err != nil {
+			r.q.Kill() // before reading its stderr
 			t.Fatalf("start: %v\nqemu stderr: %s", err, r.q.Stderr)
 		}
 	}
@@ -179,10 +185,11 @@ func TestIntegrationPlanKinds(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			sc.skipUnlessPossible(t)
 			ctx := ctxT(t)
-			r := sc.setup(t, ctx)
+			r := sc.setup(t, ctx, sc.netns(t))
 			p := sc.plan(t, ctx, r)
 			start := time.Now()
 			if err := r.vm.Apply(ctx, p); err != nil {
+				r.q.Kill() // before reading its stderr
 				t.Fatalf("apply:\n%s\n%v\nqemu: %v %s", p, err, r.q.Cmd.ProcessState, r.q.Stderr)
 			}
 			t.Logf("apply %s (%d steps): %v", p.Kind, len(p.Steps), time.Since(start))
@@ -220,8 +227,9 @@ func TestIntegrationFaults(t *testing.T) {
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			sc.skipUnlessPossible(t)
+			// Not parallel: it counts the process's fds.
 			ctx := ctxT(t)
-			r := sc.setup(t, ctx)
+			r := sc.setup(t, ctx, sc.netns(t))
 			before := r.snapshot(ctx)
 			first := sc.plan(t, ctx, r)
 			fds := countFDs(t)
@@ -276,13 +284,17 @@ func TestIntegrationFaultsQEMUKilled(t *testing.T) {
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			sc.skipUnlessPossible(t)
+			t.Parallel()
 			ctx := ctxT(t)
-			steps := sc.plan(t, ctx, sc.setup(t, ctx)).Steps
+			ns := sc.netns(t)
+			first := sc.setup(t, ctx, ns)
+			steps := sc.plan(t, ctx, first).Steps
+			first.close(ctx)
 			for k, s := range steps {
 				if s.Do.Type != nicplug.ActionQMP {
 					continue
 				}
-				r := sc.setup(t, ctx)
+				r := sc.setup(t, ctx, ns)
 				before := r.snapshot(ctx)
 				p := sc.plan(t, ctx, r)
 				r.in.arm(k+1, faultKill, nil)
@@ -292,6 +304,7 @@ func TestIntegrationFaultsQEMUKilled(t *testing.T) {
 					t.Errorf("kill at step %d: Apply = %v, want StepError at step %d reaching qmp.ErrClosed", k+1, err, k+1)
 				}
 				r.requireSame(ctx, fmt.Sprintf("kill at step %d", k+1), before)
+				r.close(ctx)
 			}
 		})
 	}
@@ -419,10 +432,14 @@ func TestIntegrationConverge(t *testing.T) {
 		}
 		t.Run(sc.name, func(t *testing.T) {
 			sc.skipUnlessPossible(t)
+			t.Parallel()
 			ctx := ctxT(t)
-			n := len(sc.plan(t, ctx, sc.setup(t, ctx)).Steps)
+			ns := sc.netns(t)
+			first := sc.setup(t, ctx, ns)
+			n := len(sc.plan(t, ctx, first).Steps)
+			first.close(ctx)
 			for k := 1; k < n; k++ {
-				r := sc.setup(t, ctx)
+				r := sc.setup(t, ctx, ns)
 				p := sc.plan(t, ctx, r)
 				p.Steps = p.Steps[:k] // the process dies after step k
 				if err := r.vm.Apply(ctx, p); err != nil {
@@ -459,6 +476,7 @@ func TestIntegrationConverge(t *testing.T) {
 				if err != nil || again.Kind != nicplug.KindNoop {
 					t.Errorf("crash after step %d: after converging:\n%v %v", k, again, err)
 				}
+				r.close(ctx)
 			}
 		})
 	}

@@ -398,3 +398,22 @@ func (r *rig) requireNoFDs(ctx context.Context, what string, p *nicplug.Plan, be
 		r.t.Errorf("%s: process has %d fds, had %d", what, got, before)
 	}
 }
+
+// close kills QEMU and deletes the VM's host links, so that the next rig
+// in the same netns can use the same parent, MAC and taps.
+func (r *rig) close(ctx context.Context) {
+	r.t.Helper()
+	r.q.Kill()
+	if r.host == nil {
+		return
+	}
+	links, err := r.host.ListOwned(ctx, r.name)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, l := range links {
+		if err := r.host.DeleteLink(ctx, l.Name); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
