@@ -52,11 +52,12 @@ func run(ctx context.Context, opts options, w io.Writer) (err error) {
 	if opts.Verbose {
 		bcfg.Logger = slog.New(slog.NewTextHandler(w, nil))
 	}
+	built := time.Now()
 	assets, err := guest.Build(ctx, bcfg)
 	if err != nil {
 		return fmt.Errorf("build guest assets: %w", err)
 	}
-	fmt.Fprintf(w, "guest: kernel %s, busybox initramfs\n", assets.KernelVersion)
+	fmt.Fprintf(w, "guest: kernel %s + busybox initramfs, ready in %.1fs\n", assets.KernelVersion, time.Since(built).Seconds())
 
 	var lan *lab.Network
 	skipDirect := ""

@@ -246,7 +246,7 @@ func (tl *timeline) disconnect(ctx context.Context, vm *nicplug.VM, g *guest.Gue
 type summary []result
 
 func (s summary) write(w io.Writer) {
-	fmt.Fprintf(w, "\nlatencies from the start of each apply (host clock, guest events read off its serial console):\n")
+	fmt.Fprintf(w, "\nlatencies from the start of each apply (host clock; guest events as read off its serial console;\na switch's apply includes its carrier hold):\n")
 	fmt.Fprintf(w, "  %-22s %9s %10s %10s %10s %10s  %s\n", "", "apply", "carrier 0", "carrier 1", "lease", "ping ok", "address")
 	for _, r := range s {
 		cell := func(ok bool, d time.Duration) string {
