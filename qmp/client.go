@@ -3,6 +3,7 @@ package qmp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"slices"
@@ -72,6 +73,9 @@ func Dial(ctx context.Context, path string, cfg *Config) (*Client, error) {
 // example one end of a socketpair given to QEMU with -chardev socket,fd=N.
 // The Client owns conn from then on, also when New fails (conn is closed).
 func New(ctx context.Context, conn *net.UnixConn, cfg *Config) (*Client, error) {
+	if conn == nil {
+		return nil, &OpError{Op: "new", Err: errors.New("nil connection")}
+	}
 	c := &Client{
 		conn:       conn,
 		log:        cfg.logger(),

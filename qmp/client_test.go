@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -502,4 +505,53 @@ func TestExecuteBadArguments(t *testing.T) {
 	if cmd := <-got; cmd != "marker" {
 		t.Errorf("server first saw %q, want \"marker\": a bad call sent something", cmd)
 	}
+}
+
+// socketpair returns both ends of a connected unix stream socket pair.
+func socketpair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns [2]*net.UnixConn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c.(*net.UnixConn)
+	}
+	return conns[0], conns[1]
+}
+
+// TestNew runs the handshake on a connection made elsewhere (as with QEMU's
+// -chardev socket,fd=N).
+func TestNew(t *testing.T) {
+	checkGoroutines(t)
+	if _, err := qmp.New(t.Context(), nil, nil); err == nil || err.Error() != "qmp: new: nil connection" {
+		t.Errorf("New(nil) = %v", err)
+	}
+	mine, theirs := socketpair(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer theirs.Close()
+		fc := &fakeConn{t: t, c: theirs}
+		fc.handshake()
+		fc.serve()
+	}()
+	c, err := qmp.New(ctxTimeout(t), mine, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if _, err := c.QueryStatus(ctxTimeout(t)); err != nil {
+		t.Errorf("QueryStatus: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	<-done
 }

@@ -39,6 +39,7 @@ func TestIntegrationGreeting(t *testing.T) {
 	if want := "QEMU emulator version " + v.String(); !strings.Contains(string(out), want) {
 		t.Errorf("Version() = %+v; %q does not contain %q", v, out, want)
 	}
+	t.Logf("QEMU %v, package %q, capabilities %q", v, v.Package, c.Capabilities())
 	if !v.AtLeast(4, 0, 0) {
 		t.Errorf("Version() = %v, nicplug needs QEMU >= 4.0", v)
 	}

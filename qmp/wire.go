@@ -52,7 +52,7 @@ type Version struct {
 	// Major, Minor and Micro are QEMU's version numbers, e.g. 7, 2, 22.
 	Major, Minor, Micro int
 	// Package is the distribution's package string, e.g.
-	// " (Debian 1:7.2+dfsg-7+deb12u18+b3)"; often empty.
+	// "Debian 1:7.2+dfsg-7+deb12u18+b3"; empty for a plain build.
 	Package string
 }
 
