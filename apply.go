@@ -54,8 +54,24 @@ func (e *executor) apply(ctx context.Context, p *Plan) error {
 			return &StepError{Step: s.Num, Name: s.Phase + ": " + actionName(s.Do), Err: err, UndoErr: undoErr}
 		}
 	}
-	return e.closePassed(ctx, rs)
+	if err := e.closePassed(ctx, rs); err != nil {
+		return &leftoverFDError{err}
+	}
+	return nil
 }
+
+// leftoverFDError is returned when every step of a plan ran but fd names
+// QEMU still holds could not be closed: the plan is applied, QEMU keeps an
+// unused fd.
+type leftoverFDError struct{ err error }
+
+func (e *leftoverFDError) Error() string {
+	return "nicplug: plan applied, but closing unconsumed fd names failed: " + e.err.Error()
+}
+
+func (e *leftoverFDError) Unwrap() error { return e.err }
+
+func (e *leftoverFDError) Is(target error) bool { return target == ErrInconsistent }
 
 func actionName(a Action) string {
 	switch a.Type {

@@ -191,3 +191,48 @@ func TestApplyRefusesForeignAndStalePlans(t *testing.T) {
 		t.Errorf("stale plan: %v", err)
 	}
 }
+
+// TestApplyLeftoverFD: every step ran, but an fd name QEMU was given and no
+// command consumed cannot be closed: the plan counts as applied (the VM
+// commits it) and the error says the state is inconsistent.
+func TestApplyLeftoverFD(t *testing.T) {
+	p := ethernetPlug(t)
+	// Drop the netdev_add and what follows, so the getfd name stays.
+	for i, s := range p.Steps {
+		if s.Do.Command == "netdev_add" {
+			p.Steps = p.Steps[:i]
+			break
+		}
+	}
+	refused := errors.New("closefd refused")
+	mon := &fakeMon{fail: map[string]error{"closefd": refused}}
+	host := &fakeHost{}
+	v := &VM{links: map[string]bool{}, exec: newExec(mon, host)}
+	committed := false
+	v.own(p, func(*VM) { committed = true })
+	err := v.apply(context.Background(), p)
+	if !errors.Is(err, ErrInconsistent) || !errors.Is(err, refused) {
+		t.Errorf("apply = %v, want ErrInconsistent wrapping the closefd failure", err)
+	}
+	var se *StepError
+	if errors.As(err, &se) {
+		t.Errorf("apply = %v, a StepError, but no step failed", err)
+	}
+	if !committed || v.epoch != 1 {
+		t.Errorf("plan not committed (committed %v, epoch %d)", committed, v.epoch)
+	}
+	host.requireClosed(t)
+}
+
+// TestStepErrorInconsistent: a StepError matches ErrInconsistent exactly
+// when its rollback failed.
+func TestStepErrorInconsistent(t *testing.T) {
+	boom := errors.New("boom")
+	if err := error(&StepError{Step: 1, Name: "x", Err: boom}); errors.Is(err, ErrInconsistent) || !errors.Is(err, boom) {
+		t.Errorf("rolled back: Is(ErrInconsistent) = true or cause lost: %v", err)
+	}
+	undo := errors.New("undo")
+	if err := error(&StepError{Step: 1, Name: "x", Err: boom, UndoErr: undo}); !errors.Is(err, ErrInconsistent) || !errors.Is(err, undo) {
+		t.Errorf("rollback failed: Is(ErrInconsistent) = false or cause lost: %v", err)
+	}
+}

@@ -37,6 +37,9 @@ func TestIntegrationBadUpdates(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("PlanUpdate = %v, %v; want error containing %q", p, err, tt.want)
 			}
+			if !errors.Is(err, nicplug.ErrBadInput) {
+				t.Errorf("PlanUpdate error %v is not ErrBadInput", err)
+			}
 			if err := r.vm.UpdateDevice(ctx, []byte(tt.xml)); err == nil {
 				t.Fatal("UpdateDevice succeeded")
 			}
@@ -49,6 +52,9 @@ func TestIntegrationBadUpdates(t *testing.T) {
 	var se *nicplug.StepError
 	if !errors.As(err, &se) || se.Step != 1 || !errors.Is(err, os.ErrNotExist) || se.UndoErr != nil {
 		t.Errorf("macvtap on a missing parent: %v", err)
+	}
+	if errors.Is(err, nicplug.ErrBadInput) || errors.Is(err, nicplug.ErrInconsistent) {
+		t.Errorf("a rolled back runtime failure is bad input or inconsistent: %v", err)
 	}
 	r.requireSame(ctx, "missing parent", before)
 	// An ethernet backend on a missing tap fails at the open.
@@ -70,14 +76,16 @@ func TestIntegrationAttachErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fds := countFDs(t)
-	if _, err := nicplug.Attach(ctx, "/nonexistent/qmp.sock", domainXML("x", xNone), nil); err == nil || !strings.HasPrefix(err.Error(), "nicplug: attach: ") {
-		t.Errorf("Attach to a missing socket = %v", err)
+	if _, err := nicplug.Attach(ctx, "/nonexistent/qmp.sock", domainXML("x", xNone), nil); err == nil ||
+		!strings.HasPrefix(err.Error(), "nicplug: attach: ") || errors.Is(err, nicplug.ErrBadInput) {
+		t.Errorf("Attach to a missing socket = %v, want a runtime error", err)
 	}
-	if _, err := nicplug.Attach(ctx, "/nonexistent/qmp.sock", []byte("<domain"), nil); err == nil {
-		t.Error("Attach with bad XML succeeded")
-	}
-	if _, err := nicplug.Attach(ctx, "/nonexistent/qmp.sock", []byte(`<domain type='kvm'><devices/></domain>`), nil); err == nil {
-		t.Error("Attach of a domain without a name succeeded")
+	// Bad domains are bad input, found before the socket is dialled.
+	for _, xml := range []string{"<domain", `<domain type='kvm'><devices/></domain>`} {
+		if _, err := nicplug.Attach(ctx, "/nonexistent/qmp.sock", []byte(xml), nil); !errors.Is(err, nicplug.ErrBadInput) ||
+			!strings.HasPrefix(err.Error(), "nicplug: attach: ") {
+			t.Errorf("Attach(%s) = %v, want ErrBadInput", xml, err)
+		}
 	}
 	// A QEMU with no nicplug NICs: Start fails naming the NIC.
 	if got := countFDs(t); got != fds {

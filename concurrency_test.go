@@ -39,7 +39,7 @@ func TestIntegrationManyVMs(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := testenv.StartQEMU(t, args...)
-		vm, err := nicplug.Attach(ctx, q.Socket, xml, &nicplug.Config{Host: emptyHost{}})
+		vm, err := nicplug.Attach(ctx, q.Socket, xml, &nicplug.Config{Host: emptyHost{}, CarrierHold: nicplug.NoCarrierHold})
 		if err != nil {
 			t.Fatal(err)
 		}

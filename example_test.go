@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"time"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
@@ -29,10 +28,11 @@ func ExamplePlan_String() {
 	//   3  up       qmp  set_link {"name":"net0","up":true}   undo: set_link {"name":"net0","up":false}
 }
 
-// A make-before-break switch from a user backend to a macvtap, with a
-// carrier hold so the guest's NetworkManager notices and renews DHCP.
+// A make-before-break switch from a user backend to a macvtap. The zero
+// CarrierHold is the DefaultCarrierHold (7 s): long enough for the guest's
+// NetworkManager to notice and renew DHCP.
 func ExamplePlanner_Update() {
-	p := nicplug.Planner{VM: "demo", CarrierHold: 7 * time.Second}
+	p := nicplug.Planner{VM: "demo"}
 	user := domain.Backend{Type: domain.TypeUser}
 	live := nicplug.NICState{Device: "net0", Peer: "np.net0.nic", Hub: 0, Backends: []nicplug.BackendState{
 		{ID: "np.net0.b1.ha2530f8d", Driver: "user", Port: "np.net0.b1.ha2530f8d.hp"},

@@ -47,8 +47,11 @@ type scenario struct {
 	steps  int
 }
 
+// scenarios are the integration scenarios. They switch with no carrier
+// hold (the default hold's wait step is checked by the planner's golden
+// tests) to keep the tests fast.
 func scenarios() []scenario {
-	return []scenario{
+	scs := []scenario{
 		{name: "start-user", boot: []string{xUser, xNoneB}, kind: nicplug.KindStart, steps: 4},
 		{name: "plug-user", boot: []string{xNone}, update: xUser, kind: nicplug.KindPlug, steps: 3},
 		{name: "unplug-user", boot: []string{xUser}, update: xNone, kind: nicplug.KindUnplug, steps: 3},
@@ -62,6 +65,12 @@ func scenarios() []scenario {
 		{name: "switch-user-ethernet", root: true, boot: []string{xUser}, update: xEthernet, kind: nicplug.KindSwitch, steps: 8},
 		{name: "unplug-bridge", root: true, boot: []string{xNone}, prep: []string{xBridge}, update: xNone, kind: nicplug.KindUnplug, steps: 4},
 	}
+	for i := range scs {
+		if scs[i].cfg.CarrierHold == 0 {
+			scs[i].cfg.CarrierHold = nicplug.NoCarrierHold
+		}
+	}
+	return scs
 }
 
 var vmSeq atomic.Int64

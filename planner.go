@@ -78,6 +78,32 @@ type NICState struct {
 	HostLinks []string
 }
 
+// Attached returns the backend joined to the NIC's hub, the newest one if
+// an interrupted plan left several.
+func (ns *NICState) Attached() (BackendState, bool) {
+	for _, b := range ns.Backends {
+		if b.Attached() {
+			return b, true
+		}
+	}
+	return BackendState{}, false
+}
+
+// Leftovers returns the netdev ids an interrupted plan left behind in QEMU
+// for this NIC, which the next plan removes: standalone backends, backends
+// attached to the hub besides the one [NICState.Attached] returns, and
+// stray hub ports. Host links are not included.
+func (ns *NICState) Leftovers() []string {
+	var out []string
+	first, _ := ns.Attached()
+	for _, b := range ns.Backends {
+		if b.ID != first.ID {
+			out = append(out, b.ID)
+		}
+	}
+	return append(out, ns.StrayPorts...)
+}
+
 // BackendState is one backend netdev in QEMU.
 type BackendState struct {
 	// ID is the netdev id.
@@ -92,20 +118,48 @@ type BackendState struct {
 // Attached reports whether the backend is joined to the NIC's hub.
 func (b BackendState) Attached() bool { return b.Port != "" }
 
+// DefaultCarrierHold is the carrier hold of a switch when
+// [Planner.CarrierHold] (or [Config.CarrierHold]) is zero: longer than
+// NetworkManager's carrier debounce (it ignores carrier loss shorter than
+// about 6 s), so that common guests see the cable pulled and re-run DHCP
+// on the new network.
+const DefaultCarrierHold = 7 * time.Second
+
+// NoCarrierHold, as [Planner.CarrierHold] (any negative value does), asks
+// for no carrier hold: the link comes back up right after the hub ports are
+// swapped.
+const NoCarrierHold time.Duration = -1
+
 // Planner computes plans. It is pure: the same inputs give the same plan.
-// The zero value plans with no carrier hold and no announce.
+// The zero value plans with the [DefaultCarrierHold] and no announce.
 type Planner struct {
 	// VM is the domain name (owner tag of host links).
 	VM string
 	// CarrierHold is how long the link stays down during a switch before
-	// it comes back up. Zero means no wait: the link-down window is then a
-	// few QMP round trips, which guests such as NetworkManager (which
-	// ignores carrier loss shorter than about 6 s) do not notice; set it to
-	// 6-7 s to force them to re-run DHCP on the new network.
+	// it comes back up, so that the guest notices it moved and re-runs
+	// DHCP. Zero means [DefaultCarrierHold] (7 s); negative means no hold.
+	//
+	// Without a hold the link is down only for the QMP round trips of the
+	// hub port swap (about 4 ms measured here): a guest polling carrier
+	// every 10 ms misses it, as does NetworkManager, and keeps its old
+	// lease on the new network. Guests that react to the kernel's carrier
+	// events at once (systemd-networkd, dhcpcd) or poll often need far less
+	// than the default: the end-to-end tests use 300 ms.
 	CarrierHold time.Duration
 	// Announce adds announce-self (gratuitous ARP/RARP) after a plug or
 	// switch brings the link up.
 	Announce bool
+}
+
+// hold is the carrier hold to plan.
+func (p *Planner) hold() time.Duration {
+	switch {
+	case p.CarrierHold < 0:
+		return 0
+	case p.CarrierHold == 0:
+		return DefaultCarrierHold
+	}
+	return p.CarrierHold
 }
 
 // planBuilder accumulates steps.
@@ -176,7 +230,7 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	var wantHash string
 	if !wantNone {
 		if err := backend.Validate(want.Backend); err != nil {
-			return "", fmt.Errorf("nicplug: NIC %s: %w", want.Device, err)
+			return "", badInput("plan", fmt.Errorf("NIC %s: %w", want.Device, err))
 		}
 		wantHash = backend.SpecHash(want.Backend)
 	}
@@ -271,7 +325,7 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	}
 	wentDown := cur.LinkUp && !link
 	for _, d := range detach {
-		b.add("detach", netdevDel(d.Port), qmpAction("netdev_add", hubPortArgs(d.Port, want.Hub, d.ID)...))
+		b.add("detach", netdevDel(d.Port), Action{Type: ActionQMP, Command: "netdev_add", Args: backend.HubPortArgs(d.Port, want.Hub, d.ID)})
 	}
 	if breakFirst {
 		for _, d := range detach {
@@ -286,10 +340,10 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	}
 	if keep == nil && !wantNone {
 		port := newID.Port().String()
-		b.add("attach", qmpAction("netdev_add", hubPortArgs(port, want.Hub, newID.String())...), netdevDel(port))
+		b.add("attach", Action{Type: ActionQMP, Command: "netdev_add", Args: backend.HubPortArgs(port, want.Hub, newID.String())}, netdevDel(port))
 	}
-	if want.LinkUp && !link && wentDown && p.CarrierHold > 0 {
-		b.add("hold", Action{Type: ActionWait, Duration: p.CarrierHold.String()})
+	if hold := p.hold(); want.LinkUp && !link && wentDown && hold > 0 {
+		b.add("hold", Action{Type: ActionWait, Duration: hold.String()})
 	}
 	if link != want.LinkUp || unknown {
 		phase := "up"
@@ -357,10 +411,6 @@ func derefAll(lb *liveBackend) []liveBackend {
 	return []liveBackend{*lb}
 }
 
-func hubPortArgs(id string, hub int, peer string) []any {
-	return []any{"type", "hubport", "id", id, "hubid", hub, "netdev", peer}
-}
-
 // prepare adds the steps that create backend id standalone: host device,
 // fd, getfd, netdev_add.
 func (b *planBuilder) prepare(want Wiring, id backend.NetdevID) error {
@@ -379,7 +429,7 @@ func (b *planBuilder) prepare(want Wiring, id backend.NetdevID) error {
 func (b *planBuilder) createSteps(spec domain.Backend, w Wiring, id backend.NetdevID) ([]Step, error) {
 	need, err := backend.Needs(spec)
 	if err != nil {
-		return nil, fmt.Errorf("nicplug: NIC %s: %w", w.Device, err)
+		return nil, badInput("plan", fmt.Errorf("NIC %s: %w", w.Device, err))
 	}
 	var steps []Step
 	var fdNames []string
@@ -416,7 +466,7 @@ func (b *planBuilder) createSteps(spec domain.Backend, w Wiring, id backend.Netd
 	}
 	args, err := backend.NetdevArgs(id.String(), spec, fdNames...)
 	if err != nil {
-		return nil, fmt.Errorf("nicplug: NIC %s: %w", w.Device, err)
+		return nil, badInput("plan", fmt.Errorf("NIC %s: %w", w.Device, err))
 	}
 	steps = append(steps, Step{
 		Do:   Action{Type: ActionQMP, Command: "netdev_add", Args: args, Consumes: fdNames},

@@ -2,6 +2,7 @@ package nicplug_test
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -41,13 +42,7 @@ func attached(vm string, b domain.Backend, gen int) nicplug.NICState {
 	}
 	id := backend.BackendID("net0", gen, b)
 	need, _ := backend.Needs(b)
-	driver := "user"
-	switch {
-	case need.PassesFD():
-		driver = "tap"
-	case b.Type != domain.TypeUser:
-		driver = "socket"
-	}
+	driver, _ := backend.Driver(b)
 	ns.Backends = []nicplug.BackendState{{ID: id.String(), Driver: driver, Port: id.Port().String()}}
 	if need.Creates() {
 		ns.HostLinks = []string{backend.LinkName(vm, "net0", gen)}
@@ -65,7 +60,8 @@ type planCase struct {
 }
 
 func planCases() []planCase {
-	p := nicplug.Planner{VM: "vm1"}
+	p := nicplug.Planner{VM: "vm1"} // default carrier hold
+	noHold := nicplug.Planner{VM: "vm1", CarrierHold: nicplug.NoCarrierHold}
 	held := nicplug.Planner{VM: "vm1", CarrierHold: 6 * time.Second, Announce: true}
 	leftovers := attached("vm1", user, 3)
 	leftovers.Backends = append(leftovers.Backends,
@@ -83,15 +79,16 @@ func planCases() []planCase {
 		{"plug-ethernet", p, attached("vm1", none, 0), wiring(none, false), wiring(ethernet, true), nicplug.KindPlug, 5},
 		{"unplug-user", p, attached("vm1", user, 1), wiring(user, true), wiring(none, false), nicplug.KindUnplug, 3},
 		{"unplug-direct", p, attached("vm1", direct, 2), wiring(direct, true), wiring(none, false), nicplug.KindUnplug, 4},
-		{"switch-user-direct", p, attached("vm1", user, 1), wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 9},
+		{"switch-user-direct", p, attached("vm1", user, 1), wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 10},
+		{"switch-user-direct-no-hold", noHold, attached("vm1", user, 1), wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 9},
 		{"switch-direct-bridge-held", held, attached("vm1", direct, 1), wiring(direct, true), wiring(bridged, true), nicplug.KindSwitch, 12},
 		{"switch-user-udp-link-down", p, attached("vm1", user, 5), wiring(user, false), wiring(udp, false), nicplug.KindSwitch, 4},
 		{"switch-direct-same-parent", p, attached("vm1", direct, 1), wiring(direct, true),
-			wiring(domain.Backend{Type: domain.TypeDirect, Dev: "veth0", Mode: "vepa"}, true), nicplug.KindSwitch, 10},
+			wiring(domain.Backend{Type: domain.TypeDirect, Dev: "veth0", Mode: "vepa"}, true), nicplug.KindSwitch, 11},
 		{"link-down", p, attached("vm1", user, 1), wiring(user, true), wiring(user, false), nicplug.KindLink, 1},
 		{"link-up", p, attached("vm1", direct, 1), wiring(direct, false), wiring(direct, true), nicplug.KindLink, 1},
 		{"cleanup", p, leftovers, wiring(user, true), wiring(user, true), nicplug.KindCleanup, 5},
-		{"cleanup-then-switch", p, leftovers, wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 13},
+		{"cleanup-then-switch", p, leftovers, wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 14},
 	}
 }
 
@@ -257,18 +254,24 @@ func TestPlannerRejects(t *testing.T) {
 		live      nicplug.NICState
 		cur, want nicplug.Wiring
 		errWant   string
+		badInput  bool
 	}{
-		{"not on hub", notOnHub, wiring(none, false), wiring(user, true), "not peered with its hub port"},
-		{"wrong hub", wrongHub, wiring(none, false), wiring(user, true), "on hub 3, want hub 0"},
-		{"foreign backend", foreign, wiring(none, false), wiring(user, true), `"hostnet9" is not one of its backends`},
-		{"bad backend", attached("vm1", none, 0), wiring(none, false), wiring(domain.Backend{Type: domain.TypeDirect}, true), "source dev"},
-		{"other device", attached("vm1", none, 0), wiring(none, false), nicplug.Wiring{Device: "net9", Backend: user}, "plan for net9"},
+		{"not on hub", notOnHub, wiring(none, false), wiring(user, true), "not peered with its hub port", false},
+		{"wrong hub", wrongHub, wiring(none, false), wiring(user, true), "on hub 3, want hub 0", false},
+		{"foreign backend", foreign, wiring(none, false), wiring(user, true), `"hostnet9" is not one of its backends`, false},
+		{"bad backend", attached("vm1", none, 0), wiring(none, false), wiring(domain.Backend{Type: domain.TypeDirect}, true), "source dev", true},
+		{"other device", attached("vm1", none, 0), wiring(none, false), nicplug.Wiring{Device: "net9", Backend: user}, "plan for net9", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			plan, err := p.Update(tt.live, tt.cur, tt.want)
 			if err == nil || !strings.Contains(err.Error(), tt.errWant) || !strings.HasPrefix(err.Error(), "nicplug: ") {
 				t.Fatalf("Update = %v, %v; want error containing %q", plan, err, tt.errWant)
+			}
+			// Only a backend that cannot be built is the caller's input;
+			// a live state that does not fit is not.
+			if want, got := tt.badInput, errors.Is(err, nicplug.ErrBadInput); want != got {
+				t.Errorf("errors.Is(%v, ErrBadInput) = %v, want %v", err, got, want)
 			}
 		})
 	}

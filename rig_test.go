@@ -224,6 +224,9 @@ func newRig(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, iface
 	if cfg != nil {
 		c = *cfg
 	}
+	if c.CarrierHold == 0 {
+		c.CarrierHold = nicplug.NoCarrierHold // fast switches
+	}
 	if ns != nil {
 		r.host = backend.NewNetifHost(ns.path)
 		c.Host = &faultHost{in: r.in, h: r.host}

@@ -4,19 +4,66 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/nicplug/nicplug/backend"
 	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/qmp"
 )
 
-// readState reads the live wiring of dom's NICs from QEMU (qom-list,
-// qom-get, info network, query-status) and from the host (links tagged
-// with the VM's name).
+// ReadWiring reads back, without a domain, the live wiring of every NIC
+// nicplug wired in the QEMU behind mon: each device peered with its own hub
+// port "np.<id>.nic" (what [domain.Domain.QEMUArgs] emits), with its MAC,
+// its hub, the backends of that NIC found in QEMU (parsed from their ids:
+// attached to its hub, or standalone leftovers) and stray hub ports. NICs
+// come sorted by device id. It uses qom-list, qom-get, query-status and
+// `info network`, and changes nothing.
+//
+// The result has no VM name and no host links (finding those needs the
+// VM's name, see [VM.State]), and no link states: QEMU 7.2 cannot report a
+// NIC's link state (see [Interface.LinkUp]).
+func ReadWiring(ctx context.Context, mon Monitor) (*State, error) {
+	return readWiring(ctx, mon, nil)
+}
+
+// readState reads the live wiring of dom's NICs from QEMU (see
+// [ReadWiring]) and the host links tagged with the VM's name.
 func readState(ctx context.Context, mon Monitor, host backend.Host, vm string, dom *domain.Domain) (*State, error) {
-	st := &State{VM: vm}
+	devs := make([]string, len(dom.NICs))
+	for i, n := range dom.NICs {
+		devs[i] = n.DeviceID()
+	}
+	st, err := readWiring(ctx, mon, devs)
+	if err != nil {
+		return nil, err
+	}
+	st.VM = vm
+	if host == nil {
+		return st, nil
+	}
+	owned, err := host.ListOwned(ctx, vm)
+	if err != nil {
+		return nil, fmt.Errorf("nicplug: read back: %w", err)
+	}
+	for i := range st.NICs {
+		ns := &st.NICs[i]
+		for _, l := range owned {
+			if l.Owner.NIC == ns.Device {
+				ns.HostLinks = append(ns.HostLinks, l.Name)
+			}
+		}
+		slices.Sort(ns.HostLinks)
+	}
+	return st, nil
+}
+
+// readWiring reads the NICs devs, in that order, or with devs nil every NIC
+// peered with its own hub port, sorted by device id.
+func readWiring(ctx context.Context, mon Monitor, devs []string) (*State, error) {
+	st := &State{}
 	var status struct {
 		Running bool `json:"running"`
 	}
@@ -45,21 +92,36 @@ func readState(ctx context.Context, mon Monitor, host backend.Host, vm string, d
 	if err != nil {
 		return nil, fmt.Errorf("nicplug: read back: %w", err)
 	}
-	var owned []backend.OwnedLink
-	if host != nil {
-		if owned, err = host.ListOwned(ctx, vm); err != nil {
-			return nil, fmt.Errorf("nicplug: read back: %w", err)
+	discover := devs == nil
+	if discover {
+		// Candidates: devices with a hub port named for them; qom-get
+		// below keeps those actually peered with it.
+		for _, h := range ni.Hubs {
+			for _, p := range h.Ports {
+				if id, err := backend.ParseNetdevID(p.Name); err == nil && id.Role == backend.RoleNICPort && devices[id.Device] {
+					devs = append(devs, id.Device)
+				}
+			}
 		}
+		slices.Sort(devs)
+		devs = slices.Compact(devs)
 	}
-	for _, n := range dom.NICs {
-		dev := n.DeviceID()
+	st.NICs = []NICState{}
+	for _, dev := range devs {
 		if !devices[dev] {
 			return nil, fmt.Errorf("nicplug: read back: NIC %s not found in QEMU (/machine/peripheral)", dev)
 		}
 		ns := NICState{Device: dev, Hub: -1}
 		path := "/machine/peripheral/" + dev
 		if err := call(ctx, mon, &ns.Peer, "qom-get", backend.Object("path", path, "property", "netdev")); err != nil {
+			var ce *qmp.CommandError
+			if discover && errors.As(err, &ce) {
+				continue // not a NIC
+			}
 			return nil, err
+		}
+		if discover && ns.Peer != domain.HubPortIDFor(dev) {
+			continue // not wired by nicplug
 		}
 		if err := call(ctx, mon, &ns.MAC, "qom-get", backend.Object("path", path, "property", "mac")); err != nil {
 			return nil, err
@@ -68,12 +130,6 @@ func readState(ctx context.Context, mon Monitor, host backend.Host, vm string, d
 			ns.Hub = h.ID
 		}
 		collect(&ns, ni)
-		for _, l := range owned {
-			if l.Owner.NIC == dev {
-				ns.HostLinks = append(ns.HostLinks, l.Name)
-			}
-		}
-		slices.Sort(ns.HostLinks)
 		st.NICs = append(st.NICs, ns)
 	}
 	return st, nil
@@ -118,6 +174,25 @@ func collect(ns *NICState, ni *backend.NetworkInfo) {
 		return cmp.Or(cmp.Compare(ib.Gen, ia.Gen), strings.Compare(a.ID, b.ID))
 	})
 	slices.Sort(ns.StrayPorts)
+}
+
+// AsLive is the live state of a NIC that nicplug wired as w and that saw
+// no other plan: w's backend, if any, attached as generation 1 (with the
+// host link nicplug creates for it, named for VM vm). It is what
+// [ReadWiring] and [VM.State] report for a NIC of a VM freshly started with
+// [VM.Start], so that [Planner.Update] can plan without QEMU.
+func AsLive(vm string, w Wiring) NICState {
+	ns := NICState{Device: w.Device, MAC: w.MAC, Peer: domain.HubPortIDFor(w.Device), Hub: w.Hub}
+	if w.Backend.IsNone() {
+		return ns
+	}
+	id := backend.BackendID(w.Device, 1, w.Backend)
+	driver, _ := backend.Driver(w.Backend)
+	ns.Backends = []BackendState{{ID: id.String(), Driver: driver, Port: id.Port().String()}}
+	if need, _ := backend.Needs(w.Backend); need.Creates() {
+		ns.HostLinks = []string{backend.LinkName(vm, w.Device, 1)}
+	}
+	return ns
 }
 
 // call runs a QMP command and decodes its result into out.

@@ -21,7 +21,10 @@ type Config struct {
 	// "" means the caller's.
 	Netns string
 	// CarrierHold is how long a NIC's link stays down while it switches
-	// backends, see [Planner.CarrierHold]. Zero means no wait.
+	// backends, so that the guest notices and re-runs DHCP, see
+	// [Planner.CarrierHold]. Zero means [DefaultCarrierHold] (7 s);
+	// negative ([NoCarrierHold]) means no hold, which most guests do not
+	// notice.
 	CarrierHold time.Duration
 	// Announce sends announce-self after a plug or switch.
 	Announce bool
@@ -29,6 +32,7 @@ type Config struct {
 	// undos. nil discards.
 	Logger *slog.Logger
 	// Resolver resolves <interface type='network'>; nil makes it an error.
+	// Its errors are runtime failures unless they wrap [ErrBadInput].
 	Resolver domain.NetworkResolver
 	// Host does the host side. nil means the netif-backed host in Netns.
 	Host backend.Host
@@ -70,15 +74,19 @@ var ErrStalePlan = errors.New("nicplug: plan is stale, another plan was applied 
 
 // Attach connects to the QMP socket of a QEMU started with the domain's
 // [domain.Domain.QEMUArgs] and manages its NICs. It does not change
-// anything; call [VM.Start] on a VM started with -S.
+// anything; call [VM.Start] on a VM started with -S. The domain XML is
+// checked before QEMU is contacted; its errors wrap [ErrBadInput].
 func Attach(ctx context.Context, qmpSocket string, domainXML []byte, cfg *Config) (*VM, error) {
 	var c Config
 	if cfg != nil {
 		c = *cfg
 	}
-	dom, err := domain.ParseDomain(domainXML, &domain.ParseOptions{Resolver: c.Resolver})
+	dom, err := domain.ParseDomain(domainXML, &domain.ParseOptions{Resolver: markResolver(c.Resolver)})
 	if err != nil {
-		return nil, fmt.Errorf("nicplug: attach: %w", err)
+		return nil, badInput("attach", err)
+	}
+	if dom.XML == nil || dom.XML.Name == "" {
+		return nil, badInput("attach", errors.New("domain has no <name>"))
 	}
 	if c.Host == nil {
 		c.Host = backend.NewNetifHost(c.Netns)
@@ -199,7 +207,8 @@ func (v *VM) Start(ctx context.Context) error {
 
 // PlanUpdate computes the plan for an <interface> update (libvirt's
 // UpdateDevice): the NIC is matched by alias, else MAC; what cannot change
-// live is an error. The plan is computed from the live state read back from
+// live is an error. The update is checked before QEMU is read; its errors
+// wrap [ErrBadInput]. The plan is computed from the live state read back from
 // QEMU and the host, so it also cleans up after an interrupted plan.
 func (v *VM) PlanUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 	if err := v.lock(); err != nil {
@@ -210,20 +219,9 @@ func (v *VM) PlanUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 }
 
 func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
-	upd, err := domain.ParseInterface(ifaceXML, &domain.ParseOptions{Resolver: v.cfg.Resolver})
+	old, next, err := resolveUpdate(v.dom, ifaceXML, markResolver(v.cfg.Resolver))
 	if err != nil {
-		return nil, fmt.Errorf("nicplug: update: %w", err)
-	}
-	old, err := v.dom.Find(upd)
-	if err != nil {
-		return nil, fmt.Errorf("nicplug: update: %w", err)
-	}
-	if _, err := domain.Diff(old, upd); err != nil {
-		return nil, fmt.Errorf("nicplug: update: %w", err)
-	}
-	next, err := v.dom.WithUpdate(upd)
-	if err != nil {
-		return nil, fmt.Errorf("nicplug: update: %w", err)
+		return nil, err
 	}
 	st, err := readState(ctx, v.mon, v.exec.host, v.name, v.dom)
 	if err != nil {
@@ -253,8 +251,11 @@ func (v *VM) recorded(n *domain.NIC) Wiring {
 }
 
 // Apply applies a plan this VM computed. On failure the steps done are
-// undone in reverse and the error is a *[StepError]. A plan computed before
-// another plan was applied is refused with [ErrStalePlan].
+// undone in reverse and the error is a *[StepError] (matching
+// [ErrInconsistent] when the rollback failed). A plan computed before
+// another plan was applied is refused with [ErrStalePlan]. When every step
+// ran but fd names QEMU still holds could not be closed, the plan counts
+// as applied and the error matches [ErrInconsistent].
 func (v *VM) Apply(ctx context.Context, p *Plan) error {
 	if err := v.lock(); err != nil {
 		return err
@@ -270,11 +271,15 @@ func (v *VM) apply(ctx context.Context, p *Plan) error {
 	if p.epoch != v.epoch {
 		return ErrStalePlan
 	}
-	if err := v.exec.apply(ctx, p); err != nil {
+	var leftover *leftoverFDError
+	if err := v.exec.apply(ctx, p); err != nil && !errors.As(err, &leftover) {
 		return err
 	}
 	v.epoch++
 	p.commit(v)
+	if leftover != nil {
+		return leftover
+	}
 	return nil
 }
 
@@ -301,6 +306,22 @@ func (v *VM) State(ctx context.Context) (*State, error) {
 }
 
 // Interface is one NIC's live wiring, as [VM.Interfaces] reports it.
+//
+// # Link state
+//
+// LinkUp is the state nicplug last set, not read back: QEMU 7.2 has no way
+// to report a NIC's link state. set_link only flips the net client's
+// link_down flag (and, for virtio-net, the VIRTIO_NET_S_LINK_UP bit of the
+// device's config space, seen by the guest); `info network` prints
+// name/index/type/model/macaddr and no link; qom-list/qom-get expose no
+// such property (virtio-net's "status" is the VIRTIO_NET_F_STATUS feature
+// bit, true either way); query-rx-filter reports filters only; and
+// x-query-virtio-status reports the virtio device status, features and
+// ISR, not the config space: its output is identical before and after
+// set_link (checked on 7.2). Only the guest-visible config space holds the
+// bit, which QMP cannot read. So a VM remembers each link state it sets,
+// starting from the domain's <link state>, and after an interrupted plan
+// the next plan sets the link explicitly instead of trusting the record.
 type Interface struct {
 	// Device is the QEMU device id.
 	Device string
@@ -333,16 +354,12 @@ func (v *VM) Interfaces(ctx context.Context) ([]Interface, error) {
 	for i, ns := range st.NICs {
 		it := Interface{Device: ns.Device, MAC: ns.MAC, Hub: ns.Hub, LinkUp: v.links[ns.Device],
 			Backend: domain.Backend{Type: domain.TypeNone}}
-		for _, b := range ns.Backends {
-			if !b.Attached() {
-				continue
-			}
+		if b, ok := ns.Attached(); ok {
 			it.BackendID, it.Driver, it.Backend = b.ID, b.Driver, domain.Backend{}
 			id, _ := backend.ParseNetdevID(b.ID)
 			if cfg := v.dom.NICs[i].Backend(); !cfg.IsNone() && backend.SpecHash(cfg) == id.Hash {
 				it.Backend = cfg
 			}
-			break
 		}
 		out = append(out, it)
 	}

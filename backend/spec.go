@@ -163,6 +163,23 @@ func checkIfname(s string) error {
 	return nil
 }
 
+// Driver returns QEMU's net client type for backend b, as netdev_add's
+// "type" and `info network`'s "type=" show it: "tap" for the backends QEMU
+// gets as a tap fd (direct, ethernet, bridge), "user", or "socket" (server,
+// client, mcast, udp). It fails as [Validate] does.
+func Driver(b domain.Backend) (string, error) {
+	need, err := Needs(b)
+	switch {
+	case err != nil:
+		return "", err
+	case need.PassesFD():
+		return "tap", nil
+	case b.Type == domain.TypeUser:
+		return "user", nil
+	}
+	return "socket", nil
+}
+
 // NetdevArgs returns the netdev_add arguments that create backend b with
 // QEMU id id. fdNames are the getfd names of its tap fds, required (one)
 // exactly when [Needs] says [HostNeed.PassesFD]. Keys come in a fixed order
@@ -175,30 +192,30 @@ func checkIfname(s string) error {
 //	mcast:   {"type":"socket","id":ID,"mcast":"ADDR:PORT"[,"localaddr":"LADDR"]}
 //	udp:     {"type":"socket","id":ID,"udp":"ADDR:PORT","localaddr":"ADDR:PORT"}
 func NetdevArgs(id string, b domain.Backend, fdNames ...string) (json.RawMessage, error) {
-	need, err := Needs(b)
+	typ, err := Driver(b)
 	if err != nil {
 		return nil, err
 	}
-	if need.PassesFD() != (len(fdNames) == 1) {
-		return nil, fmt.Errorf("backend: %s needs %d fd names, got %d", b.Type, map[bool]int{true: 1}[need.PassesFD()], len(fdNames))
+	if passesFD := typ == "tap"; passesFD != (len(fdNames) == 1) {
+		return nil, fmt.Errorf("backend: %s needs %d fd names, got %d", b.Type, map[bool]int{true: 1}[passesFD], len(fdNames))
 	}
 	hp := func(a string, p int) string { return net.JoinHostPort(a, strconv.Itoa(p)) }
 	switch b.Type {
 	case domain.TypeDirect, domain.TypeEthernet, domain.TypeBridge:
-		return Object("type", "tap", "id", id, "fd", fdNames[0]), nil
+		return Object("type", typ, "id", id, "fd", fdNames[0]), nil
 	case domain.TypeUser:
-		return Object("type", "user", "id", id), nil
+		return Object("type", typ, "id", id), nil
 	case domain.TypeServer:
-		return Object("type", "socket", "id", id, "listen", hp(b.Address, b.Port)), nil
+		return Object("type", typ, "id", id, "listen", hp(b.Address, b.Port)), nil
 	case domain.TypeClient:
-		return Object("type", "socket", "id", id, "connect", hp(b.Address, b.Port)), nil
+		return Object("type", typ, "id", id, "connect", hp(b.Address, b.Port)), nil
 	case domain.TypeMcast:
 		if b.LocalAddress != "" {
-			return Object("type", "socket", "id", id, "mcast", hp(b.Address, b.Port), "localaddr", b.LocalAddress), nil
+			return Object("type", typ, "id", id, "mcast", hp(b.Address, b.Port), "localaddr", b.LocalAddress), nil
 		}
-		return Object("type", "socket", "id", id, "mcast", hp(b.Address, b.Port)), nil
+		return Object("type", typ, "id", id, "mcast", hp(b.Address, b.Port)), nil
 	case domain.TypeUDP:
-		return Object("type", "socket", "id", id, "udp", hp(b.Address, b.Port), "localaddr", hp(b.LocalAddress, b.LocalPort)), nil
+		return Object("type", typ, "id", id, "udp", hp(b.Address, b.Port), "localaddr", hp(b.LocalAddress, b.LocalPort)), nil
 	}
 	return nil, fmt.Errorf("backend: unknown backend type %q", b.Type)
 }

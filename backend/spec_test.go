@@ -1,6 +1,7 @@
 package backend_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -42,6 +43,14 @@ func TestNetdevArgs(t *testing.T) {
 			if string(got) != tt.want {
 				t.Errorf("NetdevArgs = %s, want %s", got, tt.want)
 			}
+			// Driver is the "type" QEMU gets, and info network shows.
+			var args struct{ Type string }
+			if err := json.Unmarshal(got, &args); err != nil {
+				t.Fatal(err)
+			}
+			if driver, err := backend.Driver(tt.b); err != nil || driver != args.Type {
+				t.Errorf("Driver = %q, %v; want %q", driver, err, args.Type)
+			}
 		})
 	}
 }
@@ -74,6 +83,9 @@ func TestValidateRejects(t *testing.T) {
 		}
 		if _, err := backend.NetdevArgs("X", tt.b, "X.fd0"); err == nil {
 			t.Errorf("NetdevArgs(%+v) succeeded, want error", tt.b)
+		}
+		if d, err := backend.Driver(tt.b); err == nil {
+			t.Errorf("Driver(%+v) = %q, want error", tt.b, d)
 		}
 	}
 	for _, b := range []domain.Backend{{}, {Type: domain.TypeNone}} {

@@ -64,20 +64,18 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	}
 	var ifXML []byte
 	if !*start {
-		upd, b, err := readInterface(pos[0])
-		if err != nil {
+		if ifXML, err = readFile(pos[0]); err != nil {
 			return err
 		}
-		if err := checkUpdate(d, upd, pos[0]); err != nil {
+		if err := checkUpdate(d, ifXML, pos[0]); err != nil {
 			return err
 		}
-		ifXML = b
 	}
 	ctx, cancel := cf.context(ctx)
 	defer cancel()
 	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, &pf))
 	if err != nil {
-		return err
+		return inFile(*domPath, err)
 	}
 	defer vm.Close()
 	var p *nicplug.Plan
@@ -86,6 +84,7 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	} else {
 		warnStale(ctx, e, vm, *domPath)
 		p, err = vm.PlanUpdate(ctx, ifXML)
+		err = inFile(pos[0], err)
 	}
 	if err != nil {
 		return err

@@ -8,6 +8,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/backend"
+	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/qmp"
 )
 
 const showDoc = `
@@ -61,7 +64,7 @@ func runShow(ctx context.Context, e *env, args []string) error {
 	var domXML []byte
 	if *domPath != "" {
 		var err error
-		if _, domXML, err = readDomain(*domPath); err != nil {
+		if domXML, err = readFile(*domPath); err != nil {
 			return err
 		}
 	}
@@ -71,6 +74,7 @@ func runShow(ctx context.Context, e *env, args []string) error {
 	var err error
 	if domXML != nil {
 		out, err = showDomain(ctx, e, &cf, domXML)
+		err = inFile(*domPath, err)
 	} else {
 		out, err = showLive(ctx, e, &cf)
 	}
@@ -88,7 +92,9 @@ func runShow(ctx context.Context, e *env, args []string) error {
 	return printShow(e, out)
 }
 
-// showDomain reads the wiring of the domain's NICs through the library.
+// showDomain reads the wiring of the domain's NICs through the library:
+// the backend is named by its configuration when it is the configured one,
+// the link state is the one recorded in the domain.
 func showDomain(ctx context.Context, e *env, cf *connFlags, domXML []byte) (*showOutput, error) {
 	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, cf, nil))
 	if err != nil {
@@ -105,25 +111,55 @@ func showDomain(ctx context.Context, e *env, cf *connFlags, domXML []byte) (*sho
 	}
 	out := &showOutput{VM: vm.Name(), Running: st.Running, NICs: []nicRow{}}
 	for _, it := range ifs {
-		r := nicRow{Device: it.Device, MAC: it.MAC, Hub: it.Hub, Link: "down",
-			Backend: "unknown", Netdev: it.BackendID, Driver: it.Driver}
+		ns, ok := st.NIC(it.Device)
+		if !ok {
+			return nil, fmt.Errorf("NIC %s vanished between two read-backs", it.Device)
+		}
+		r := rowOf(ns)
+		r.Link = "down"
 		if it.LinkUp {
 			r.Link = "up"
 		}
 		if it.Backend.Type != "" {
 			r.Backend = it.Backend.String()
 		}
-		if ns, ok := st.NIC(it.Device); ok {
-			for _, b := range ns.Backends {
-				if !b.Attached() {
-					r.Leftovers = append(r.Leftovers, b.ID)
-				}
-			}
-			r.Leftovers = append(r.Leftovers, ns.StrayPorts...)
-		}
 		out.NICs = append(out.NICs, r)
 	}
 	return out, nil
+}
+
+// showLive reads, without a domain, every NIC nicplug wired
+// (nicplug.ReadWiring). Link states are unknown: QEMU does not report them.
+func showLive(ctx context.Context, e *env, cf *connFlags) (*showOutput, error) {
+	c, err := qmp.Dial(ctx, cf.qmp, &qmp.Config{Logger: cf.logger(e)})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	st, err := nicplug.ReadWiring(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out := &showOutput{Running: st.Running, NICs: []nicRow{}}
+	for i := range st.NICs {
+		out.NICs = append(out.NICs, rowOf(&st.NICs[i]))
+	}
+	return out, nil
+}
+
+// rowOf is a NIC's row as read back, link unknown. The backend is "none",
+// "user" (the one backend whose id alone tells its spec: it has no
+// parameters) or "unknown".
+func rowOf(ns *nicplug.NICState) nicRow {
+	r := nicRow{Device: ns.Device, MAC: ns.MAC, Hub: ns.Hub, Link: "unknown", Backend: "none", Leftovers: ns.Leftovers()}
+	if b, ok := ns.Attached(); ok {
+		r.Netdev, r.Driver, r.Backend = b.ID, b.Driver, "unknown"
+		user := domain.Backend{Type: domain.TypeUser}
+		if id, err := backend.ParseNetdevID(b.ID); err == nil && id.Hash == backend.SpecHash(user) {
+			r.Backend = user.String()
+		}
+	}
+	return r
 }
 
 func printShow(e *env, out *showOutput) error {

@@ -25,7 +25,7 @@ func runStart(ctx context.Context, e *env, args []string) error {
 	if err := cf.check(true); err != nil {
 		return err
 	}
-	_, domXML, err := readDomain(pos[0])
+	domXML, err := readFile(pos[0])
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func runStart(ctx context.Context, e *env, args []string) error {
 	defer cancel()
 	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, nil))
 	if err != nil {
-		return err
+		return inFile(pos[0], err)
 	}
 	defer vm.Close()
 	p, err := vm.PlanStart(ctx)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/nicplug/nicplug"
@@ -12,13 +13,17 @@ Apply an <interface> update to a running VM, like libvirt's
 virsh update-device --live: the NIC is matched by alias, else MAC; a change
 of type plugs, unplugs or moves it to another network, <link state> sets
 its link. Prints the plan, then applies it; on failure the steps done are
-undone in reverse (exit status 1).
+undone in reverse (exit status 1, or 3 if the rollback failed too).
 
 DOMAIN.xml is the running domain's configuration: nicplug needs it to know
 the NICs, and it is the record of each NIC's link state (QEMU cannot report
 link states). After a successful update it is rewritten with the update
-applied, so that the next command starts from the truth; --save=false
-leaves it alone.
+applied, so that the next command starts from the truth (exit status 3 if
+it cannot be saved); --save=false leaves it alone.
+
+A switch keeps the link down for --carrier-hold so that the guest notices
+it was moved and re-runs DHCP; without it (0) the link is down for a few
+milliseconds, which most guests miss, keeping their old lease.
 `
 
 func runUpdate(ctx context.Context, e *env, args []string) error {
@@ -47,40 +52,44 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	upd, ifXML, err := readInterface(pos[0])
+	ifXML, err := readFile(pos[0])
 	if err != nil {
 		return err
 	}
-	if err := checkUpdate(d, upd, pos[0]); err != nil {
+	if err := checkUpdate(d, ifXML, pos[0]); err != nil {
 		return err
 	}
 	ctx, cancel := cf.context(ctx)
 	defer cancel()
 	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, &pf))
 	if err != nil {
-		return err
+		return inFile(*domPath, err)
 	}
 	defer vm.Close()
 	warnStale(ctx, e, vm, *domPath)
 	p, err := vm.PlanUpdate(ctx, ifXML)
 	if err != nil {
-		return err
+		return inFile(pos[0], err)
 	}
 	if err := printPlan(e, p, *jsonOut); err != nil {
 		return err
 	}
-	if err := vm.Apply(ctx, p); err != nil {
-		return err
+	applyErr := vm.Apply(ctx, p)
+	var se *nicplug.StepError
+	if applyErr != nil && (errors.As(applyErr, &se) || !errors.Is(applyErr, nicplug.ErrInconsistent)) {
+		return applyErr // not applied, rolled back (or not: then exit 3)
 	}
+	// Applied; applyErr, if any, is a leftover in QEMU (exit 3). The file
+	// is saved either way: it must describe what is live.
 	if !*save || p.Kind == nicplug.KindNoop {
-		return nil
+		return applyErr
 	}
 	out, err := vm.Domain().Marshal()
 	if err != nil {
-		return &exitError{code: exitPartial, err: fmt.Errorf("applied, but cannot save %s: %w", *domPath, err)}
+		return &exitError{code: exitPartial, err: errors.Join(applyErr, fmt.Errorf("applied, but cannot save %s: %w", *domPath, err))}
 	}
 	if err := writeFileAtomic(*domPath, append(out, '\n')); err != nil {
-		return &exitError{code: exitPartial, err: fmt.Errorf("applied, but %w", err)}
+		return &exitError{code: exitPartial, err: errors.Join(applyErr, fmt.Errorf("applied, but %w", err))}
 	}
-	return nil
+	return applyErr
 }

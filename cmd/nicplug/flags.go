@@ -119,7 +119,9 @@ type planFlags struct {
 }
 
 func (p *planFlags) register(fs *flag.FlagSet) {
-	fs.DurationVar(&p.hold, "carrier-hold", 0, "keep the link down this long while switching networks (6s makes NetworkManager re-run DHCP)")
+	fs.DurationVar(&p.hold, "carrier-hold", nicplug.DefaultCarrierHold,
+		"keep the link down this long while switching networks, so the guest notices and re-runs DHCP\n"+
+			"(NetworkManager ignores shorter drops than about 6s); 0: no hold, which most guests miss")
 	fs.BoolVar(&p.announce, "announce", false, "send announce-self (gratuitous ARP) after a plug or switch")
 }
 
@@ -130,12 +132,21 @@ func (p *planFlags) check() error {
 	return nil
 }
 
+// carrierHold is the library's CarrierHold for --carrier-hold, whose 0
+// means no hold (the library's zero means its default).
+func (p *planFlags) carrierHold() time.Duration {
+	if p.hold == 0 {
+		return nicplug.NoCarrierHold
+	}
+	return p.hold
+}
+
 // config is the library configuration for these flags.
 func config(e *env, c *connFlags, p *planFlags) *nicplug.Config {
 	log := c.logger(e)
 	cfg := &nicplug.Config{Netns: c.netns, Logger: log, QMP: &qmp.Config{Logger: log}}
 	if p != nil {
-		cfg.CarrierHold, cfg.Announce = p.hold, p.announce
+		cfg.CarrierHold, cfg.Announce = p.carrierHold(), p.announce
 	}
 	return cfg
 }

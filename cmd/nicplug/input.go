@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
 )
 
@@ -33,26 +34,30 @@ func readDomain(path string) (*domain.Domain, []byte, error) {
 	return d, b, nil
 }
 
-// readInterface reads and parses an <interface> file.
-func readInterface(path string) (*domain.NIC, []byte, error) {
-	b, err := readFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	n, err := domain.ParseInterface(b, nil)
-	if err != nil {
-		return nil, nil, usageErrorf("%s: %w", path, err)
-	}
-	return n, b, nil
+// checkUpdate checks, without QEMU, that the <interface> update in file
+// path can apply to d live, with the library's checks.
+func checkUpdate(d *domain.Domain, ifXML []byte, path string) error {
+	return inFile(path, nicplug.CheckUpdate(d, ifXML, nil))
 }
 
-// checkUpdate checks, without QEMU, that update can apply to d live.
-func checkUpdate(d *domain.Domain, update *domain.NIC, path string) error {
-	if _, err := d.WithUpdate(update); err != nil {
-		return usageErrorf("%s: %w", path, err)
+// inFile names the file that a library input error (nicplug.ErrBadInput)
+// is about: "d.xml: domain: malformed XML …". Other errors pass unchanged.
+func inFile(path string, err error) error {
+	var ie *nicplug.InputError
+	if !errors.As(err, &ie) {
+		return err
 	}
-	return nil
+	return &fileError{path: path, err: ie}
 }
+
+// fileError is a library input error about a file.
+type fileError struct {
+	path string
+	err  *nicplug.InputError
+}
+
+func (e *fileError) Error() string { return e.path + ": " + e.err.Err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
 
 // rootElement returns the name of the document's root element.
 func rootElement(data []byte) (string, error) {

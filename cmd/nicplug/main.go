@@ -19,10 +19,13 @@
 //	0  done
 //	1  failed and nothing changed: an apply failed and was rolled back, or
 //	   QEMU could not be reached or read
-//	2  bad usage or input: flags, unreadable files, invalid XML, an update
-//	   that cannot happen live (model, MAC, …) or matches no NIC
-//	3  inconsistent: an apply failed and its rollback left something
-//	   behind, or an update was applied but DOMAIN.xml could not be saved
+//	2  bad usage or input, nothing changed: flags, unreadable files,
+//	   invalid XML, an update that cannot happen live (model, MAC, …) or
+//	   matches no NIC (the library's nicplug.ErrBadInput)
+//	3  inconsistent: an apply failed and its rollback failed too, or it
+//	   was applied but left an fd in QEMU (nicplug.ErrInconsistent), or it
+//	   was applied but DOMAIN.xml could not be saved; check with show and
+//	   apply the update again
 //
 // Errors are printed on standard error as one line starting with
 // "nicplug: COMMAND: ".

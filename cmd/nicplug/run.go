@@ -10,15 +10,14 @@ import (
 	"text/tabwriter"
 
 	"github.com/nicplug/nicplug"
-	"github.com/nicplug/nicplug/domain"
 )
 
 // Exit statuses.
 const (
 	exitOK      = 0 // done
 	exitFailed  = 1 // failed, nothing changed (apply rolled back)
-	exitUsage   = 2 // bad usage or input
-	exitPartial = 3 // a rollback left something behind, or DOMAIN.xml could not be saved
+	exitUsage   = 2 // bad usage or input (nicplug.ErrBadInput)
+	exitPartial = 3 // inconsistent (nicplug.ErrInconsistent), or DOMAIN.xml could not be saved
 )
 
 // env is what a command writes to.
@@ -102,10 +101,17 @@ func printUsage(w io.Writer) {
 
 Run 'nicplug COMMAND -h' for a command's flags.
 
-Exit status: 0 done; 1 failed and nothing changed (an apply was rolled back,
-or QEMU could not be reached); 2 bad usage or input (flags, files, XML, an
-update that cannot happen live); 3 inconsistent (an apply failed and its
-rollback left something behind, or DOMAIN.xml could not be saved).
+Exit status:
+  0  done
+  1  failed and nothing changed: an apply failed and was rolled back, or
+     QEMU could not be reached or read
+  2  bad usage or input, nothing changed: flags, unreadable files, invalid
+     XML, an update that matches no NIC or cannot happen live (model, MAC, …)
+  3  inconsistent: an apply failed and its rollback failed too, or it was
+     applied but left an fd in QEMU, or it was applied but DOMAIN.xml could
+     not be saved. QEMU, the host and DOMAIN.xml may then not agree: check
+     with 'nicplug show', fix DOMAIN.xml if needed, and apply the update
+     again (plans start by removing leftovers).
 `)
 }
 
@@ -125,26 +131,19 @@ func usageErrorf(format string, args ...any) error {
 	return usageError(fmt.Errorf(format, args...))
 }
 
-// exitCode classifies an error into an exit status.
+// exitCode classifies an error into an exit status: the CLI's own
+// choice, else the library's classification.
 func exitCode(err error) int {
 	var ee *exitError
-	if errors.As(err, &ee) {
+	switch {
+	case errors.As(err, &ee):
 		return ee.code
-	}
-	var se *nicplug.StepError
-	if errors.As(err, &se) {
-		if se.UndoErr != nil {
-			return exitPartial
-		}
-		return exitFailed
-	}
-	var ce *domain.ChangeError
-	var te *domain.TypeError
-	if errors.As(err, &ce) || errors.As(err, &te) ||
-		errors.Is(err, domain.ErrNoDevice) || errors.Is(err, domain.ErrAmbiguous) {
+	case errors.Is(err, nicplug.ErrInconsistent):
+		return exitPartial
+	case errors.Is(err, nicplug.ErrBadInput):
 		return exitUsage
 	}
-	return exitFailed
+	return exitFailed // a rolled back *nicplug.StepError, QEMU unreachable, …
 }
 
 // oneLine renders err for "nicplug: CMD: …": without the prefixes that

@@ -83,6 +83,7 @@ func TestRunUsage(t *testing.T) {
 		{name: "update bad iface", args: []string{"update", "--qmp", "/nonexistent.sock", "--domain", td + "domain.xml", td + "bad.xml"}, code: 2, stderr: "testdata/bad.xml: domain: malformed XML"},
 		{name: "update refused model", args: []string{"update", "--qmp", "/nonexistent.sock", "--domain", td + "domain.xml", td + "iface-model-e1000.xml"}, code: 2,
 			stderr: "nicplug: update: testdata/iface-model-e1000.xml: domain: cannot modify network device model from virtio to e1000"},
+		{name: "plan from no such NIC", args: []string{"plan", "--from", td + "domain.xml", td + "iface-unknown-mac.xml"}, code: 2, stderr: "testdata/iface-unknown-mac.xml: domain: "},
 		{name: "update no such NIC", args: []string{"update", "--qmp", "/nonexistent.sock", "--domain", td + "domain.xml", td + "iface-unknown-mac.xml"}, code: 2, stderr: "52:54:00:99:99:99"},
 		{name: "update unsupported type", args: []string{"update", "--qmp", "/nonexistent.sock", "--domain", td + "domain.xml", td + "iface-vhostuser.xml"}, code: 2, stderr: "vhostuser"},
 		{name: "show extra arg", args: []string{"show", "--qmp", "x", "extra"}, code: 2, stderr: `unexpected argument "extra"`},
@@ -134,6 +135,7 @@ func TestGolden(t *testing.T) {
 		{"plan-from-noop", []string{"plan", "--from", td + "domain.xml", td + "iface-none.xml"}},
 		{"plan-from-link-down", []string{"plan", "--from", td + "domain.xml", td + "iface-lan-down.xml"}},
 		{"plan-from-switch-user-udp", []string{"plan", "--from", td + "domain.xml", "--announce", td + "iface-lan-udp.xml"}},
+		{"plan-from-switch-user-udp-no-hold", []string{"plan", "--from", td + "domain.xml", "--carrier-hold", "0", td + "iface-lan-udp.xml"}},
 		{"plan-from-interface-switch-direct-bridge", []string{"plan", "--from", td + "old-iface-direct.xml", "--name", "web1", "--carrier-hold", "6s", td + "iface-bridge.xml"}},
 		{"plan-from-interface-unplug-direct-json", []string{"plan", "--json", "--from", td + "old-iface-direct.xml", td + "iface-none.xml"}},
 		{"plan-from-refused-model", []string{"plan", "--from", td + "domain.xml", td + "iface-model-e1000.xml"}},
@@ -200,10 +202,14 @@ func TestExitCode(t *testing.T) {
 		{"wrapped usage", fmt.Errorf("x: %w", usageErrorf("bad")), exitUsage},
 		{"rolled back", &nicplug.StepError{Step: 2, Name: "attach", Err: errors.New("boom")}, exitFailed},
 		{"rollback failed", &nicplug.StepError{Step: 2, Name: "attach", Err: errors.New("boom"), UndoErr: errors.New("undo")}, exitPartial},
-		{"change", fmt.Errorf("nicplug: update: %w", &domain.ChangeError{Field: domain.FieldModel, Old: "virtio", New: "e1000"}), exitUsage},
-		{"type", &domain.TypeError{Type: "vdpa", Reason: "no"}, exitUsage},
-		{"no device", fmt.Errorf("x: %w", domain.ErrNoDevice), exitUsage},
-		{"ambiguous", domain.ErrAmbiguous, exitUsage},
+		{"wrapped rollback failed", fmt.Errorf("x: %w", &nicplug.StepError{Step: 2, Name: "attach", Err: errors.New("boom"), UndoErr: errors.New("undo")}), exitPartial},
+		{"inconsistent", fmt.Errorf("x: %w", nicplug.ErrInconsistent), exitPartial},
+		{"input", &nicplug.InputError{Op: "update", Err: &domain.ChangeError{Field: domain.FieldModel, Old: "virtio", New: "e1000"}}, exitUsage},
+		{"input in file", inFile("x.xml", &nicplug.InputError{Op: "attach", Err: errors.New("domain: bad")}), exitUsage},
+		{"bad input", fmt.Errorf("x: %w", nicplug.ErrBadInput), exitUsage},
+		// Domain errors the library did not classify are not the CLI's
+		// business to reclassify.
+		{"bare domain error", domain.ErrNoDevice, exitFailed},
 		{"runtime", errors.New("qmp: dial: refused"), exitFailed},
 		{"deadline", context.DeadlineExceeded, exitFailed},
 	}
@@ -257,7 +263,11 @@ func TestPlanFromMatchesPlanner(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := d.NICs[0]
-	upd, _, err := readInterface("testdata/iface-user.xml")
+	ifXML, err := os.ReadFile("testdata/iface-user.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd, err := domain.ParseInterface(ifXML, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
