@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/nicplug/nicplug/internal/child"
 )
 
 // Host side of the tap network: 198.18.213.0/24 (RFC 2544's benchmarking
@@ -21,7 +23,7 @@ const (
 type hostTap struct {
 	name string
 	dir  string
-	dhcp *exec.Cmd
+	dhcp *child.Process
 }
 
 func newHostTap() (*hostTap, error) {
@@ -53,20 +55,18 @@ func newHostTap() (*hostTap, error) {
 		return nil, err
 	}
 	os.WriteFile(filepath.Join(dir, "leases"), nil, 0o644)
-	t.dhcp = exec.Command("busybox", "udhcpd", "-f", "-a", "0", filepath.Join(dir, "udhcpd.conf"))
-	t.dhcp.SysProcAttr = deathSignal()
-	if err := t.dhcp.Start(); err != nil {
-		t.dhcp = nil
+	dhcp, err := child.Start(exec.Command("busybox", "udhcpd", "-f", "-a", "0", filepath.Join(dir, "udhcpd.conf")))
+	if err != nil {
 		t.close()
 		return nil, fmt.Errorf("bench: udhcpd: %w", err)
 	}
+	t.dhcp = dhcp
 	return t, nil
 }
 
 func (t *hostTap) close() {
 	if t.dhcp != nil {
-		t.dhcp.Process.Kill()
-		t.dhcp.Wait()
+		t.dhcp.Kill()
 	}
 	if t.dir != "" {
 		os.RemoveAll(t.dir)

@@ -11,8 +11,8 @@ import (
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
-	"github.com/nicplug/nicplug/e2e/lab"
 	"github.com/nicplug/nicplug/internal/guest"
+	"github.com/nicplug/nicplug/internal/lab"
 )
 
 // options are the demo's flags.
@@ -93,7 +93,7 @@ func run(ctx context.Context, opts options, w io.Writer) (err error) {
 	bootCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	tl.start()
-	g, err := lab.Boot(bootCtx, &guest.Config{Assets: assets, ExtraArgs: args, Paused: true})
+	g, err := guest.Boot(bootCtx, &guest.Config{Assets: assets, ExtraArgs: args, Paused: true})
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/nicplug/nicplug"
-	"github.com/nicplug/nicplug/e2e/lab"
 	"github.com/nicplug/nicplug/internal/guest"
+	"github.com/nicplug/nicplug/internal/lab"
 )
 
 // timeline prints lines stamped with the time since start, from the demo and

@@ -8,14 +8,13 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
-	"github.com/nicplug/nicplug/e2e/lab"
 	"github.com/nicplug/nicplug/internal/guest"
+	"github.com/nicplug/nicplug/internal/lab"
 	"github.com/nicplug/nicplug/internal/testenv"
 )
 
@@ -47,12 +46,6 @@ func domainXML(name string, nic []byte) []byte {
 	return fmt.Appendf(nil, "<domain type='qemu'>\n<name>%s</name>\n<devices>\n%s\n</devices>\n</domain>\n", name, nic)
 }
 
-var (
-	assetsOnce sync.Once
-	assets     *guest.Assets
-	assetsErr  error
-)
-
 // rig is a booted guest and the nicplug VM that manages its NIC.
 type rig struct {
 	t  *testing.T
@@ -65,15 +58,6 @@ type rig struct {
 // event. Everything is closed in t.Cleanup.
 func boot(t *testing.T, nic []byte, cfg *nicplug.Config) *rig {
 	t.Helper()
-	testenv.RequireQEMU(t)
-	assetsOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		assets, assetsErr = guest.Build(ctx, nil)
-	})
-	if assetsErr != nil {
-		testenv.Skip(t, fmt.Sprintf("guest assets unavailable: %v", assetsErr))
-	}
 	xml := domainXML("e2e-"+strings.ReplaceAll(t.Name(), "/", "-"), nic)
 	d, err := domain.ParseDomain(xml, nil)
 	if err != nil {
@@ -83,23 +67,11 @@ func boot(t *testing.T, nic []byte, cfg *nicplug.Config) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Start builds the assets once per test binary (or skips), and logs
+	// the guest's console when the test fails.
+	g := guest.Start(t, &guest.Config{ExtraArgs: args, Paused: true})
 	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
-	g, err := lab.Boot(ctx, &guest.Config{Assets: assets, ExtraArgs: args, Paused: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("guest console:\n%s", g.Console())
-			if s := g.Stderr(); s != "" {
-				t.Logf("qemu stderr:\n%s", s)
-			}
-		}
-		if err := g.Close(); err != nil {
-			t.Logf("close guest: %v", err)
-		}
-	})
 	vm, err := nicplug.Attach(ctx, g.QMPSocket(), xml, cfg)
 	if err != nil {
 		t.Fatal(err)

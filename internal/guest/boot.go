@@ -1,7 +1,6 @@
 package guest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nicplug/nicplug/internal/child"
+	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
 // Defaults used by [Boot] for zero Config fields.
@@ -60,12 +62,11 @@ type Config struct {
 // Guest is a running QEMU guest booted by [Boot]. Its methods are safe for
 // concurrent use.
 type Guest struct {
-	cmd     *exec.Cmd
-	dir     string // temporary directory, removed by Close
-	qmp     string
-	stderr  *tailBuffer
-	done    chan struct{} // closed once QEMU is reaped
-	exitErr error         // QEMU's exit status; written before done is closed
+	proc   *child.Process // QEMU, nil until started
+	dir    string         // temporary directory, removed by Close
+	qmp    string
+	stderr *child.Tail
+	done   <-chan struct{} // proc.Done(): closed once QEMU is reaped
 
 	con, ctl net.Conn // console (ttyS0) and command channel (ttyS1)
 	readers  sync.WaitGroup
@@ -117,8 +118,7 @@ func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
 	g := &Guest{
 		dir:     dir,
 		qmp:     cfg.QMPSocket,
-		stderr:  &tailBuffer{max: 64 << 10},
-		done:    make(chan struct{}),
+		stderr:  child.NewTail(64 << 10),
 		changed: make(chan struct{}),
 	}
 	g.exec.init()
@@ -143,22 +143,17 @@ func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
 		listeners = append(listeners, l)
 	}
 
-	g.cmd = exec.Command(bin, qemuArgs(cfg, g.qmp, socks)...)
-	g.cmd.Stdin = nil
-	g.cmd.Stdout = nil
-	g.cmd.Stderr = g.stderr
+	cmd := exec.Command(bin, qemuArgs(cfg, g.qmp, socks)...)
+	cmd.Stderr = g.stderr
 	if cfg.Stderr != nil {
-		g.cmd.Stderr = io.MultiWriter(g.stderr, cfg.Stderr)
+		cmd.Stderr = io.MultiWriter(g.stderr, cfg.Stderr)
 	}
-	g.cmd.SysProcAttr = sysProcAttr()
-	if err := g.cmd.Start(); err != nil {
-		g.cmd = nil
+	// Forked from a locked thread with a parent-death signal: safe from
+	// goroutines that end threads (package netif), see package child.
+	if g.proc, err = child.Start(cmd); err != nil {
 		return nil, newOpError("boot", err)
 	}
-	go func() {
-		g.exitErr = g.cmd.Wait()
-		close(g.done)
-	}()
+	g.done = g.proc.Done()
 
 	conns := make([]net.Conn, len(listeners))
 	for i, l := range listeners {
@@ -175,7 +170,11 @@ func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
 	g.readers.Add(2)
 	go g.readConsole()
 	go g.readCommands()
-	if err := g.waitQMP(ctx); err != nil {
+	// QMP answers once QEMU's machine and devices exist: a bad device
+	// argument fails Boot.
+	if err := qemuproc.WaitQMP(ctx, g.qmp, g.done); errors.Is(err, qemuproc.ErrExited) {
+		return nil, newOpError("boot", g.exitError())
+	} else if err != nil {
 		return nil, newOpError("boot", err)
 	}
 	return g, nil
@@ -234,74 +233,20 @@ func (g *Guest) accept(ctx context.Context, l *net.UnixListener) (net.Conn, erro
 	}
 }
 
-// waitQMP waits until QMP answers a command, which QEMU does once its
-// machine and devices are created (its monitor thread greets earlier): a bad
-// device argument fails Boot. The connection is closed at once and QEMU
-// accepts the caller's next.
-func (g *Guest) waitQMP(ctx context.Context) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for {
-		err := greetQMP(ctx, g.qmp)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-g.done:
-			return g.exitError()
-		case <-ctx.Done():
-			return fmt.Errorf("wait for QMP on %s: %w (last error: %v)", g.qmp, ctx.Err(), err)
-		case <-t.C:
-		}
-	}
-}
-
-// greetQMP connects to QMP, negotiates capabilities and disconnects. It
-// gives up when ctx ends or QEMU closes the connection.
-func greetQMP(ctx context.Context, path string) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	defer c.Close()
-	r := bufio.NewReader(c)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(line, `"QMP"`) {
-		return fmt.Errorf("unexpected QMP greeting %q", line)
-	}
-	if _, err := io.WriteString(c, `{"execute":"qmp_capabilities"}`+"\n"); err != nil {
-		return err
-	}
-	line, err = r.ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.Contains(line, `"return"`) {
-		return fmt.Errorf("unexpected answer to qmp_capabilities: %q", line)
-	}
-	return nil
-}
-
 // exitError describes QEMU's exit; call it only after done is closed.
 func (g *Guest) exitError() error {
 	msg := strings.TrimSpace(g.stderr.String())
 	if msg != "" {
 		msg = ": " + msg
 	}
-	return fmt.Errorf("%w (%v)%s", ErrExited, g.exitErr, msg)
+	return fmt.Errorf("%w (%v)%s", ErrExited, g.proc.Err(), msg)
 }
 
 // QMPSocket returns the path of QEMU's QMP socket.
 func (g *Guest) QMPSocket() string { return g.qmp }
 
 // Pid returns QEMU's process id.
-func (g *Guest) Pid() int { return g.cmd.Process.Pid }
+func (g *Guest) Pid() int { return g.proc.Pid() }
 
 // Done is closed when QEMU has exited and been reaped.
 func (g *Guest) Done() <-chan struct{} { return g.done }
@@ -316,9 +261,8 @@ func (g *Guest) Close() error {
 		g.mu.Lock()
 		g.closed = true
 		g.mu.Unlock()
-		if g.cmd != nil {
-			_ = g.cmd.Process.Kill()
-			<-g.done
+		if g.proc != nil {
+			g.proc.Kill()
 		}
 		for _, c := range []net.Conn{g.con, g.ctl} {
 			if c != nil {
@@ -333,27 +277,4 @@ func (g *Guest) Close() error {
 		g.closeErr = newOpError("close", os.RemoveAll(g.dir))
 	})
 	return g.closeErr
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }

@@ -34,6 +34,11 @@ type BuildConfig struct {
 	// KernelDeb is a kernel image .deb to use instead of asking apt.
 	// Empty means download KernelPackage with apt-get.
 	KernelDeb string
+	// Refresh resolves KernelPackage with apt even when a kernel is
+	// cached for it, to pick up a newer package version. False means use
+	// the kernel that the last resolution of KernelPackage cached (see
+	// Build) and ask apt only when there is none.
+	Refresh bool
 	// Busybox is a statically linked busybox for the initramfs. Empty
 	// means /bin/busybox (Debian's busybox-static).
 	Busybox string
@@ -56,10 +61,14 @@ type Assets struct {
 
 // Build returns the guest's kernel and initramfs, building them into the
 // cache unless a build for the same kernel package version, scripts and
-// busybox is already there. The kernel package is resolved with apt-cache,
-// fetched with apt-get download (running apt-get update first when the
-// package lists lack it, which needs root) and read with dpkg-deb; nothing is
-// installed on the host. Concurrent builds into one cache are safe.
+// busybox is already there. The kernel package is resolved to a version
+// with apt-cache (a few seconds), fetched with apt-get download (running
+// apt-get update first when the package lists lack it, which needs root) and
+// read with dpkg-deb; nothing is installed on the host. Each resolution
+// records its result in the cache (a file latest-<package>), and later
+// builds use that kernel without asking apt unless BuildConfig.Refresh is
+// set or the kernel is gone from the cache. Concurrent builds into one cache
+// are safe.
 func Build(ctx context.Context, cfg *BuildConfig) (*Assets, error) {
 	if cfg == nil {
 		cfg = &BuildConfig{}
@@ -160,6 +169,53 @@ func kernelDir(ctx context.Context, cache string, cfg *BuildConfig, log *slog.Lo
 	if pkg == "" {
 		pkg = DefaultKernelPackage
 	}
+	if !cfg.Refresh {
+		if dir := latest(cache, pkg); dir != "" {
+			log.Info("using the cached kernel of the last resolution", "package", pkg, "dir", dir)
+			return dir, nil
+		}
+	}
+	dir, err := resolveKernelDir(ctx, cache, pkg, log)
+	if err != nil {
+		return "", err
+	}
+	if err := setLatest(cache, pkg, dir); err != nil {
+		return "", newOpError("record resolved kernel", err)
+	}
+	return dir, nil
+}
+
+// latestPrefix starts the name of the file that records, per kernel
+// package, the cache directory its last resolution filled.
+const latestPrefix = "latest-"
+
+// latest returns the complete kernel directory that the last resolution of
+// pkg recorded, or "".
+func latest(cache, pkg string) string {
+	b, err := os.ReadFile(filepath.Join(cache, latestPrefix+pkg))
+	if err != nil {
+		return ""
+	}
+	name := strings.TrimSpace(string(b))
+	// A name, not a path: the file cannot point outside the cache.
+	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+		return ""
+	}
+	dir := filepath.Join(cache, name)
+	if !complete(dir) {
+		return ""
+	}
+	return dir
+}
+
+// setLatest records dir as the result of resolving pkg.
+func setLatest(cache, pkg, dir string) error {
+	return writeFileAtomic(filepath.Join(cache, latestPrefix+pkg), []byte(filepath.Base(dir)+"\n"))
+}
+
+// resolveKernelDir resolves pkg with apt and returns its version's cache
+// directory, downloading and filling it when absent.
+func resolveKernelDir(ctx context.Context, cache, pkg string, log *slog.Logger) (string, error) {
 	if _, err := exec.LookPath("apt-cache"); err != nil {
 		// Not a Debian host: use a kernel cached earlier, if any.
 		if dir := newestCached(cache); dir != "" {

@@ -1,6 +1,10 @@
 package guest
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/nicplug/nicplug/internal/qemuproc"
+)
 
 // OpError is the error of a failed guest operation: Op names the step
 // ("resolve kernel package", "boot", "exec", …) and Err the cause.
@@ -23,8 +27,9 @@ func newOpError(op string, err error) error {
 }
 
 var (
-	// ErrExited is returned by waits and Exec when QEMU has exited.
-	ErrExited = errors.New("qemu exited")
+	// ErrExited is returned by waits and Exec when QEMU has exited. It is
+	// qemuproc.ErrExited.
+	ErrExited = qemuproc.ErrExited
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("guest closed")
 )

@@ -22,18 +22,19 @@ type TB interface {
 	Context() context.Context
 }
 
-// startAssets builds the default assets once per process for Start:
-// resolving the kernel package with apt-cache alone takes about a second.
+// startAssets builds the default assets once per process for Start (a
+// cached build still reads the kernel's modules and hashes busybox).
 var startAssets = sync.OnceValues(func() (*Assets, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	return Build(ctx, nil)
 })
 
-// Start builds the assets (cached, and built once per process) and boots a guest for a test. cfg.Assets
-// may be nil (Start fills it in; cfg is not modified). It skips the test
-// when QEMU is missing or the assets cannot be built (no apt, no network),
-// which under NICPLUG_CI=1 is a failure instead. The guest is closed in
+// Start builds the assets (cached, and built once per process) and boots a
+// guest for a test. cfg.Assets may be nil (Start fills it in; cfg is not
+// modified). It skips the test when QEMU is missing or the assets cannot be
+// built (no apt, no network), which under NICPLUG_CI=1 is a failure
+// instead. The guest is closed in
 // t.Cleanup, which logs its console and QEMU's stderr if the test failed.
 func Start(t TB, cfg *Config) *Guest {
 	t.Helper()

@@ -8,6 +8,12 @@
 // On a developer machine without them the test skips with a specific reason.
 // When the environment variable NICPLUG_CI is set to a non-empty value (CI
 // sets it), such a skip becomes a test failure instead: CI never skips.
+//
+// # QEMU
+//
+// [StartQEMU] starts a guest-less, paused QEMU for a test through package
+// internal/qemuproc, waits until its QMP socket answers, and kills it and
+// removes its files when the test ends.
 package testenv
 
 import (

@@ -4,13 +4,9 @@ package exenv
 
 import (
 	"context"
-
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"time"
+
+	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
 // QEMU is a qemu-system-x86_64 started with -S and a QMP socket.
@@ -20,74 +16,35 @@ type QEMU struct {
 	// Pid is the process id.
 	Pid int
 
-	cmd  *exec.Cmd
-	dir  string
-	done chan struct{}
-	err  error
+	q *qemuproc.QEMU
 }
 
 // StartQEMU starts bin, paused (-S) with no guest, no display and no
 // default devices, with extra arguments appended (the domain's
-// QEMUArgs), and waits until its QMP socket accepts connections. socket
-// is where the QMP socket goes; "" means a fresh temporary directory.
+// QEMUArgs), and waits until its QMP socket answers. socket is where the
+// QMP socket goes; "" means a fresh temporary directory. QEMU's standard
+// error goes to this process's. QEMU dies with this process (see package
+// internal/child).
 func StartQEMU(ctx context.Context, bin, socket string, extra []string) (*QEMU, error) {
-	q := &QEMU{done: make(chan struct{})}
-	if socket == "" {
-		dir, err := os.MkdirTemp("", "nicplug-example-")
-		if err != nil {
-			return nil, err
-		}
-		q.dir, socket = dir, filepath.Join(dir, "qmp.sock")
-	}
-	q.Socket = socket
 	accel := "tcg"
 	if _, err := os.Stat("/dev/kvm"); err == nil {
 		accel = "kvm:tcg"
 	}
-	args := append([]string{
-		"-S", "-nodefaults", "-display", "none", "-machine", "q35,accel=" + accel, "-m", "64",
-		"-qmp", "unix:" + socket + ",server=on,wait=off",
-	}, extra...)
-	q.cmd = exec.Command(bin, args...)
-	q.cmd.Stderr = os.Stderr
-	q.cmd.SysProcAttr = sysProcAttr()
-	if err := q.cmd.Start(); err != nil {
-		q.removeDir()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+	q, err := qemuproc.Start(ctx, &qemuproc.Config{
+		Binary: bin,
+		Accel:  accel,
+		Socket: socket,
+		Args:   extra,
+		Stderr: os.Stderr,
+	})
+	if err != nil {
+		return nil, err
 	}
-	q.Pid = q.cmd.Process.Pid
-	go func() { q.err = q.cmd.Wait(); close(q.done) }()
-	for {
-		c, err := net.Dial("unix", socket)
-		if err == nil {
-			c.Close()
-			return q, nil
-		}
-		select {
-		case <-q.done:
-			q.removeDir()
-			return nil, fmt.Errorf("%s exited before its QMP socket was ready: %v", bin, q.err)
-		case <-ctx.Done():
-			q.Stop()
-			return nil, fmt.Errorf("wait for QMP socket %s: %w", socket, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return &QEMU{Socket: q.Socket(), Pid: q.Pid(), q: q}, nil
 }
 
-// Stop kills QEMU, waits until it is gone and removes the temporary
-// directory.
-func (q *QEMU) Stop() {
-	_ = q.cmd.Process.Kill()
-	<-q.done
-	q.removeDir()
-}
+// Stop kills QEMU, waits until it is gone and removes its files.
+func (q *QEMU) Stop() { q.q.Kill() }
 
 // Done is closed when QEMU has exited.
-func (q *QEMU) Done() <-chan struct{} { return q.done }
-
-func (q *QEMU) removeDir() {
-	if q.dir != "" {
-		os.RemoveAll(q.dir)
-	}
-}
+func (q *QEMU) Done() <-chan struct{} { return q.q.Done() }

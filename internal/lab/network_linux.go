@@ -14,8 +14,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/nicplug/nicplug/internal/child"
 )
 
 // parentName and peerName are the ends of the veth pair.
@@ -28,9 +29,8 @@ const (
 type networkImpl struct {
 	names   []string // namespaces created, in creation order
 	dir     string   // udhcpd's config, leases and pid file
-	udhcpd  *exec.Cmd
-	waited  <-chan error
-	log     *tailWriter
+	udhcpd  *child.Process
+	log     *child.Tail
 	closeMu sync.Mutex
 	closed  bool
 }
@@ -112,7 +112,7 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
-	n.impl.log = &tailWriter{max: 4 << 10}
+	n.impl.log = child.NewTail(4 << 10)
 	var out io.Writer = n.impl.log
 	if cfg.Stderr != nil {
 		out = io.MultiWriter(n.impl.log, cfg.Stderr)
@@ -120,12 +120,10 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 	// -f: foreground, -a 0: no 2 s ARP probe per offered address.
 	cmd := exec.Command("ip", "netns", "exec", lan, busybox, "udhcpd", "-f", "-a", "0", conf)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if n.impl.waited, err = startLocked(cmd); err != nil {
+	if n.impl.udhcpd, err = child.Start(cmd); err != nil {
 		return nil, fmt.Errorf("lab: start udhcpd: %w", err)
 	}
-	n.impl.udhcpd = cmd
-	if err := n.waitDHCP(ctx, cmd.Process.Pid); err != nil {
+	if err := n.waitDHCP(ctx); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -133,18 +131,17 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 
 // waitDHCP waits until udhcpd (which ip netns exec became) listens on UDP
 // port 67 in its namespace.
-func (n *Network) waitDHCP(ctx context.Context, pid int) error {
+func (n *Network) waitDHCP(ctx context.Context) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", pid))
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", n.impl.udhcpd.Pid()))
 		if err == nil && bytes.Contains(b, []byte(":0043 ")) {
 			return nil
 		}
 		select {
-		case err := <-n.impl.waited:
-			n.impl.udhcpd = nil
-			return fmt.Errorf("lab: udhcpd exited (%v): %s", err, n.impl.log)
+		case <-n.impl.udhcpd.Done():
+			return fmt.Errorf("lab: udhcpd exited (%v): %s", n.impl.udhcpd.Err(), n.impl.log)
 		case <-ctx.Done():
 			return fmt.Errorf("lab: waiting for udhcpd: %w", ctx.Err())
 		case <-tick.C:
@@ -192,8 +189,7 @@ func (n *Network) Close() error {
 	n.impl.closed = true
 	var errs []error
 	if n.impl.udhcpd != nil {
-		n.impl.udhcpd.Process.Kill()
-		<-n.impl.waited
+		n.impl.udhcpd.Kill()
 	}
 	// A fresh context: cleanup must run after the caller's is cancelled.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -218,27 +214,4 @@ func ip(ctx context.Context, args ...string) error {
 		return fmt.Errorf("lab: ip %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
-}
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > w.max {
-		w.buf = append([]byte(nil), w.buf[len(w.buf)-w.max:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tailWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.buf)
 }

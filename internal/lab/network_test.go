@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nicplug/nicplug/e2e/lab"
+	"github.com/nicplug/nicplug/internal/lab"
 	"github.com/nicplug/nicplug/internal/testenv"
 )
 

@@ -1,14 +1,6 @@
 // Package lab sets up what nicplug's end-to-end tests and its demo need
-// around a real guest. It is test support, not part of nicplug's API.
-//
-// # Guests
-//
-// Boot boots an internal/guest guest from an OS thread that stays locked to
-// its goroutine until QEMU exits. QEMU is started with Pdeathsig, which the
-// kernel fires when the forking thread exits, and nicplug's host code (package
-// netif) ends the OS threads it switched into other namespaces on purpose: a
-// QEMU forked from an ordinary goroutine could be killed by the next macvtap
-// open.
+// around a real guest (booted with package internal/guest). It is test
+// support, not part of nicplug's API.
 //
 // # Networks
 //
