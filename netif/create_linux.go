@@ -33,90 +33,127 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// CreateMacvtap creates a macvtap as cfg says, tagged as nicplug's and up.
-// On error nothing is left behind.
-func CreateMacvtap(ctx context.Context, cfg *MacvtapConfig) (*Link, error) {
-	const op = "create macvtap"
-	if err := cfg.validate(); err != nil {
-		name := ""
-		if cfg != nil {
-			name = cfg.Name
-		}
-		return nil, newOpError(op, name, err)
+// linkConfig is a config that creates one named link.
+type linkConfig interface {
+	validate() error
+	// linkName is the name asked for ("" = generated); nil-safe.
+	linkName() string
+}
+
+func (c *MacvtapConfig) linkName() string {
+	if c == nil {
+		return ""
 	}
-	l, err := createMacvtap(ctx, cfg)
+	return c.Name
+}
+
+func (c *BridgeTapConfig) linkName() string {
+	if c == nil {
+		return ""
+	}
+	return c.Name
+}
+
+// create validates cfg and runs create, reporting errors as op's.
+func create[C linkConfig](ctx context.Context, op string, cfg C, create func(context.Context, C) (*Link, error)) (*Link, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, newOpError(op, cfg.linkName(), err)
+	}
+	l, err := create(ctx, cfg)
 	if err != nil {
-		return nil, newOpError(op, cfg.Name, err)
+		return nil, newOpError(op, cfg.linkName(), err)
 	}
 	return l, nil
 }
 
-func createMacvtap(ctx context.Context, cfg *MacvtapConfig) (*Link, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	ns, err := openNetns(cfg.Netns)
-	if err != nil {
-		return nil, err
-	}
-	defer ns.Close()
-	h, err := ns.handle()
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	parent, err := lookup(h, ns, "parent", cfg.Parent)
-	if err != nil {
-		return nil, err
-	}
-	qlen := parent.Attrs().TxQLen
-	if qlen <= 0 {
-		qlen = defaultTxQLen
-	}
-
-	var mv *netlink.Macvtap
+// addNamed calls add with the name fixed, or, when fixed is "", with fresh
+// names of prefix until add succeeds or fails for another reason than a
+// taken name (taken reports that), at most nameAttempts times. It returns
+// the name added.
+func addNamed(ctx context.Context, ns *nsRef, fixed, prefix string, taken func(error) bool, add func(name string) error) (string, error) {
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		name := fixed
+		if name == "" {
+			name = randomName(prefix)
+		}
+		err := add(name)
+		switch {
+		case err == nil:
+			return name, nil
+		case !taken(err):
+			return "", err
+		case fixed == "" && attempt < nameAttempts:
+			continue
+		}
+		return "", withKind(fmt.Errorf("a device named %q already exists in %s: %w", name, ns.name(), err), unix.EEXIST)
+	}
+}
+
+// undoAdd deletes the link name added before err, joining a failure to err.
+func undoAdd(h *netlink.Handle, name string, err error) error {
+	nl, lerr := h.LinkByName(name)
+	if lerr != nil {
+		return err // gone already
+	}
+	if derr := h.LinkDel(nl); derr != nil && !linkNotFound(derr) {
+		err = errors.Join(err, fmt.Errorf("undo: delete %q: %w", name, derr))
+	}
+	return err
+}
+
+// CreateMacvtap creates a macvtap as cfg says, tagged as nicplug's and up.
+// On error nothing is left behind.
+func CreateMacvtap(ctx context.Context, cfg *MacvtapConfig) (*Link, error) {
+	return create(ctx, "create macvtap", cfg, createMacvtap)
+}
+
+func createMacvtap(ctx context.Context, cfg *MacvtapConfig) (*Link, error) {
+	return inNetns(ctx, cfg.Netns, func(ns *nsRef, h *netlink.Handle) (*Link, error) {
+		parent, err := lookup(h, ns, "parent", cfg.Parent)
+		if err != nil {
 			return nil, err
 		}
-		name := cfg.Name
-		if name == "" {
-			name = randomName(MacvtapPrefix)
+		qlen := parent.Attrs().TxQLen
+		if qlen <= 0 {
+			qlen = defaultTxQLen
 		}
-		la := netlink.NewLinkAttrs()
-		la.Name = name
-		la.ParentIndex = parent.Attrs().Index
-		la.HardwareAddr = cfg.MAC
-		la.TxQLen = qlen
-		la.Alias = cfg.Owner.String()
-		la.Flags = net.FlagUp
-		mv = &netlink.Macvtap{Macvlan: netlink.Macvlan{LinkAttrs: la, Mode: macvlanModes[cfg.Mode]}}
-		err = h.LinkAdd(mv)
-		if err == nil {
-			break
-		}
-		if errors.Is(err, unix.EEXIST) {
-			if cfg.Name == "" && attempt < nameAttempts {
-				continue
+		name, err := addNamed(ctx, ns, cfg.Name, MacvtapPrefix, isErrno(unix.EEXIST), func(name string) error {
+			la := netlink.NewLinkAttrs()
+			la.Name = name
+			la.ParentIndex = parent.Attrs().Index
+			la.HardwareAddr = cfg.MAC
+			la.TxQLen = qlen
+			la.Alias = cfg.Owner.String()
+			la.Flags = net.FlagUp
+			err := h.LinkAdd(&netlink.Macvtap{Macvlan: netlink.Macvlan{LinkAttrs: la, Mode: macvlanModes[cfg.Mode]}})
+			switch {
+			case err == nil || errors.Is(err, unix.EEXIST):
+				return err
+			case errors.Is(err, unix.EBUSY) && cfg.Mode == MacvtapPassthru:
+				return fmt.Errorf("parent %q already has a macvtap/macvlan (passthrough needs it alone): %w", cfg.Parent, err)
 			}
-			return nil, fmt.Errorf("a device named %q already exists in %s: %w", name, ns.name(), err)
+			return fmt.Errorf("add %q on parent %q: %w", name, cfg.Parent, err)
+		})
+		if err != nil {
+			return nil, err
 		}
-		if errors.Is(err, unix.EBUSY) && cfg.Mode == MacvtapPassthru {
-			return nil, fmt.Errorf("parent %q already has a macvtap/macvlan (passthrough needs it alone): %w", cfg.Parent, err)
+		l, err := finishLink(h, name, cfg.Owner, cfg.MAC)
+		if err != nil {
+			return nil, undoAdd(h, name, err)
 		}
-		return nil, fmt.Errorf("add %q on parent %q: %w", name, cfg.Parent, err)
-	}
-	l, err := finishLink(h, mv.Attrs().Name, cfg.Owner, cfg.MAC)
-	if err != nil {
-		if derr := h.LinkDel(mv); derr != nil && !linkNotFound(derr) {
-			err = errors.Join(err, fmt.Errorf("undo: delete %q: %w", mv.Attrs().Name, derr))
-		}
-		return nil, err
-	}
-	l.Netns = cfg.Netns
-	l.Kind = KindMacvtap
-	l.Parent = cfg.Parent
-	return l, nil
+		l.Netns = cfg.Netns
+		l.Kind = KindMacvtap
+		l.Parent = cfg.Parent
+		return l, nil
+	})
+}
+
+// isErrno returns a function reporting whether an error is errno.
+func isErrno(errno unix.Errno) func(error) bool {
+	return func(err error) bool { return errors.Is(err, errno) }
 }
 
 // finishLink makes sure a freshly created link carries the owner tag, MAC

@@ -32,20 +32,10 @@ func DeleteLink(ctx context.Context, netns, name string) error {
 }
 
 func deleteLink(ctx context.Context, nsPath, name string, index int) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	ns, err := openNetns(nsPath)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	h, err := ns.handle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	return deleteOwned(h, name, index)
+	_, err := inNetns(ctx, nsPath, func(_ *nsRef, h *netlink.Handle) (struct{}, error) {
+		return struct{}{}, deleteOwned(h, name, index)
+	})
+	return err
 }
 
 // deleteOwned deletes name if it carries nicplug's tag (and has ifindex
@@ -81,28 +71,19 @@ func ListOwned(ctx context.Context, netns string) ([]*Link, error) {
 const listAttempts = 5
 
 func listOwned(ctx context.Context, nsPath string) ([]*Link, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	ns, err := openNetns(nsPath)
-	if err != nil {
-		return nil, err
-	}
-	defer ns.Close()
-	h, err := ns.handle()
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	var all []netlink.Link
-	for attempt := 1; ; attempt++ {
-		all, err = h.LinkList()
-		if err == nil || !errors.Is(err, netlink.ErrDumpInterrupted) || attempt == listAttempts {
-			break
+	all, err := inNetns(ctx, nsPath, func(ns *nsRef, h *netlink.Handle) ([]netlink.Link, error) {
+		for attempt := 1; ; attempt++ {
+			all, err := h.LinkList()
+			if err == nil || !errors.Is(err, netlink.ErrDumpInterrupted) || attempt == listAttempts {
+				if err != nil {
+					return nil, fmt.Errorf("list links in %s: %w", ns.name(), err)
+				}
+				return all, nil
+			}
 		}
-	}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list links in %s: %w", ns.name(), err)
+		return nil, err
 	}
 	names := make(map[int]string, len(all))
 	for _, nl := range all {

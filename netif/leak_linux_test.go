@@ -1,10 +1,12 @@
 package netif
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
 	"testing"
+	"time"
 )
 
 // leakCycles is how many create/open/delete cycles the leak test runs:
@@ -17,13 +19,16 @@ const maxExtraThreads = 32
 
 func TestIntegrationNoLeak(t *testing.T) {
 	n := newTestNetns(t)
-	ctx := ctxT(t)
 	n.veth(t, "p0", "p1")
 	cycles := leakCycles
 	if testing.Short() {
 		cycles = 100
 	}
 	cycle := func(i int) {
+		// A deadline per cycle, not for the run: on a loaded machine the
+		// cycles are slow, which is no leak.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		mac := net.HardwareAddr{0x52, 0x54, 0, 0, byte(i >> 8), byte(i)}
 		l, err := CreateMacvtap(ctx, &MacvtapConfig{Parent: "p0", Mode: MacvtapBridge, MAC: mac, Owner: Owner{"vm", "net0"}, Netns: n.Path})
 		if err != nil {

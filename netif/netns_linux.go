@@ -1,6 +1,7 @@
 package netif
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -140,4 +141,24 @@ func lookup(h *netlink.Handle, ns *nsRef, what, name string) (netlink.Link, erro
 		return nil, fmt.Errorf("look up %s %q: %w", what, name, err)
 	}
 	return l, nil
+}
+
+// inNetns checks ctx, then runs f with the namespace at nsPath ("" = the
+// caller's) and a netlink handle in it, both closed when f returns.
+func inNetns[T any](ctx context.Context, nsPath string, f func(ns *nsRef, h *netlink.Handle) (T, error)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	ns, err := openNetns(nsPath)
+	if err != nil {
+		return zero, err
+	}
+	defer ns.Close()
+	h, err := ns.handle()
+	if err != nil {
+		return zero, err
+	}
+	defer h.Close()
+	return f(ns, h)
 }

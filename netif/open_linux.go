@@ -275,19 +275,12 @@ func openTap(ctx context.Context, nsPath, name string, index int, opts *OpenOpti
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	ns, err := openNetns(nsPath)
-	if err != nil {
-		return nil, err
-	}
-	defer ns.Close()
-	h, err := ns.handle()
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
+	return inNetns(ctx, nsPath, func(ns *nsRef, h *netlink.Handle) ([]*os.File, error) {
+		return openTapIn(ns, h, name, index, queues, opts)
+	})
+}
+
+func openTapIn(ns *nsRef, h *netlink.Handle, name string, index, queues int, opts *OpenOptions) ([]*os.File, error) {
 	nl, err := lookup(h, ns, "tap", name)
 	if err != nil {
 		return nil, err
@@ -304,19 +297,8 @@ func openTap(ctx context.Context, nsPath, name string, index int, opts *OpenOpti
 		return nil, invalidf("tap %q is single-queue, cannot open %d queues", name, queues)
 	}
 
-	var fds []int
-	err = ns.do(func() error {
-		for range queues {
-			fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-			if err != nil {
-				return fmt.Errorf("open /dev/net/tun: %w", err)
-			}
-			fds = append(fds, fd)
-		}
-		return nil
-	})
+	fds, err := openTun(ns, queues, unix.O_NONBLOCK)
 	if err != nil {
-		closeAll(nil, fds)
 		return nil, err
 	}
 	flags := tunFlags(opts.vnetHdr(), mq)
@@ -340,6 +322,28 @@ func openTap(ctx context.Context, nsPath, name string, index int, opts *OpenOpti
 		return nil, notFoundf("tap %q in %s disappeared while it was being opened", name, ns.name())
 	}
 	return wrapFiles(fds, name), nil
+}
+
+// openTun opens /dev/net/tun n times inside ns (TUNSETIFF looks names up
+// in the namespace the file was opened in), with extra open flags. On
+// error nothing stays open.
+func openTun(ns *nsRef, n, flags int) ([]int, error) {
+	var fds []int
+	err := ns.do(func() error {
+		for range n {
+			fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|flags, 0)
+			if err != nil {
+				return fmt.Errorf("open /dev/net/tun: %w", err)
+			}
+			fds = append(fds, fd)
+		}
+		return nil
+	})
+	if err != nil {
+		closeAll(nil, fds)
+		return nil, err
+	}
+	return fds, nil
 }
 
 // describe names a link's kind for messages.

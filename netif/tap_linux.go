@@ -3,7 +3,6 @@ package netif
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 
@@ -16,85 +15,42 @@ import (
 // first byte, enslaves it to the bridge and brings it up. On error nothing
 // is left behind. Open the queues with [Link.Open].
 func CreateBridgeTap(ctx context.Context, cfg *BridgeTapConfig) (*Link, error) {
-	const op = "create bridge tap"
-	if err := cfg.validate(); err != nil {
-		name := ""
-		if cfg != nil {
-			name = cfg.Name
-		}
-		return nil, newOpError(op, name, err)
-	}
-	l, err := createBridgeTap(ctx, cfg)
-	if err != nil {
-		return nil, newOpError(op, cfg.Name, err)
-	}
-	return l, nil
+	return create(ctx, "create bridge tap", cfg, createBridgeTap)
 }
 
 func createBridgeTap(ctx context.Context, cfg *BridgeTapConfig) (*Link, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	ns, err := openNetns(cfg.Netns)
-	if err != nil {
-		return nil, err
-	}
-	defer ns.Close()
-	h, err := ns.handle()
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	br, err := lookup(h, ns, "bridge", cfg.Bridge)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := br.(*netlink.Bridge); !ok {
-		return nil, invalidf("%q in %s is a %s, not a bridge", cfg.Bridge, ns.name(), describe(br))
-	}
-	var mac net.HardwareAddr
-	if cfg.MAC != nil {
-		mac = TapMAC(cfg.MAC)
-	} else {
-		mac = make(net.HardwareAddr, 6)
-		_, _ = rand.Read(mac)
-		mac[0] = 0xfe
-	}
-
-	var name string
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
+	return inNetns(ctx, cfg.Netns, func(ns *nsRef, h *netlink.Handle) (*Link, error) {
+		br, err := lookup(h, ns, "bridge", cfg.Bridge)
+		if err != nil {
 			return nil, err
 		}
-		name = cfg.Name
-		if name == "" {
-			name = randomName(TapPrefix)
+		if _, ok := br.(*netlink.Bridge); !ok {
+			return nil, invalidf("%q in %s is a %s, not a bridge", cfg.Bridge, ns.name(), describe(br))
 		}
-		err = createPersistentTap(ns, name)
-		if err == nil {
-			break
+		var mac net.HardwareAddr
+		if cfg.MAC != nil {
+			mac = TapMAC(cfg.MAC)
+		} else {
+			mac = make(net.HardwareAddr, 6)
+			_, _ = rand.Read(mac)
+			mac[0] = 0xfe
 		}
-		if errors.Is(err, unix.EBUSY) {
-			if cfg.Name == "" && attempt < nameAttempts {
-				continue
-			}
-			return nil, withKind(fmt.Errorf("a device named %q already exists in %s: %w", name, ns.name(), err), unix.EEXIST)
+		// IFF_TUN_EXCL reports a taken name as EBUSY.
+		name, err := addNamed(ctx, ns, cfg.Name, TapPrefix, isErrno(unix.EBUSY), func(name string) error {
+			return createPersistentTap(ns, name)
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
-	}
-	l, err := finishBridgeTap(h, name, cfg.Owner, mac, br)
-	if err != nil {
-		if nl, lerr := h.LinkByName(name); lerr == nil {
-			if derr := h.LinkDel(nl); derr != nil && !linkNotFound(derr) {
-				err = errors.Join(err, fmt.Errorf("undo: delete %q: %w", name, derr))
-			}
+		l, err := finishBridgeTap(h, name, cfg.Owner, mac, br)
+		if err != nil {
+			return nil, undoAdd(h, name, err)
 		}
-		return nil, err
-	}
-	l.Netns = cfg.Netns
-	l.Kind = KindTap
-	l.Master = cfg.Bridge
-	return l, nil
+		l.Netns = cfg.Netns
+		l.Kind = KindTap
+		l.Master = cfg.Bridge
+		return l, nil
+	})
 }
 
 func finishBridgeTap(h *netlink.Handle, name string, owner Owner, mac net.HardwareAddr, br netlink.Link) (*Link, error) {
@@ -114,18 +70,11 @@ func finishBridgeTap(h *netlink.Handle, name string, owner Owner, mac net.Hardwa
 // createPersistentTap creates the multi-queue tap name in ns; an existing
 // device of that name makes it fail with EBUSY (IFF_TUN_EXCL).
 func createPersistentTap(ns *nsRef, name string) error {
-	var fd int = -1
-	err := ns.do(func() error {
-		var err error
-		fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open /dev/net/tun: %w", err)
-		}
-		return nil
-	})
+	fds, err := openTun(ns, 1, 0)
 	if err != nil {
 		return err
 	}
+	fd := fds[0]
 	defer unix.Close(fd)
 	if err := tunSetIff(fd, name, tunFlags(false, true)|unix.IFF_TUN_EXCL); err != nil {
 		return fmt.Errorf("create tap %q: %w", name, err)

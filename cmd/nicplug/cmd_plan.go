@@ -58,38 +58,55 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	if err := cf.check(true); err != nil {
 		return err
 	}
-	d, domXML, err := readDomain(*domPath)
-	if err != nil {
-		return err
-	}
-	var ifXML []byte
+	ifPath := ""
 	if !*start {
-		if ifXML, err = readFile(pos[0]); err != nil {
-			return err
-		}
-		if err := checkUpdate(d, ifXML, pos[0]); err != nil {
-			return err
-		}
+		ifPath = pos[0]
 	}
 	ctx, cancel := cf.context(ctx)
 	defer cancel()
-	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, &pf))
-	if err != nil {
-		return inFile(*domPath, err)
-	}
-	defer vm.Close()
-	var p *nicplug.Plan
-	if *start {
-		p, err = vm.PlanStart(ctx)
-	} else {
-		warnStale(ctx, e, vm, *domPath)
-		p, err = vm.PlanUpdate(ctx, ifXML)
-		err = inFile(pos[0], err)
-	}
+	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, ifPath)
 	if err != nil {
 		return err
 	}
+	defer vm.Close()
 	return printPlan(e, p, *jsonOut)
+}
+
+// planLive reads DOMAIN.xml and the <interface> update in ifPath (checked
+// before QEMU is contacted), attaches to the VM and plans the update from
+// the live state, warning when DOMAIN.xml is stale; with ifPath "" it plans
+// the start. On success the caller closes the VM.
+func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, ifPath string) (*nicplug.VM, *nicplug.Plan, error) {
+	d, domXML, err := readDomain(domPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ifXML []byte
+	if ifPath != "" {
+		if ifXML, err = readFile(ifPath); err != nil {
+			return nil, nil, err
+		}
+		if err := checkUpdate(d, ifXML, ifPath); err != nil {
+			return nil, nil, err
+		}
+	}
+	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, cf, pf))
+	if err != nil {
+		return nil, nil, inFile(domPath, err)
+	}
+	var p *nicplug.Plan
+	if ifPath == "" {
+		p, err = vm.PlanStart(ctx)
+	} else {
+		warnStale(ctx, e, vm, domPath)
+		p, err = vm.PlanUpdate(ctx, ifXML)
+		err = inFile(ifPath, err)
+	}
+	if err != nil {
+		vm.Close()
+		return nil, nil, err
+	}
+	return vm, p, nil
 }
 
 // warnStale warns when the live wiring is not what the domain file

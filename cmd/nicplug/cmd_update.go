@@ -48,29 +48,13 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if *domPath == "" {
 		return usageErrorf("--domain is required: nicplug needs the running domain's NICs and link states")
 	}
-	d, domXML, err := readDomain(*domPath)
-	if err != nil {
-		return err
-	}
-	ifXML, err := readFile(pos[0])
-	if err != nil {
-		return err
-	}
-	if err := checkUpdate(d, ifXML, pos[0]); err != nil {
-		return err
-	}
 	ctx, cancel := cf.context(ctx)
 	defer cancel()
-	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, &pf))
+	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, pos[0])
 	if err != nil {
-		return inFile(*domPath, err)
+		return err
 	}
 	defer vm.Close()
-	warnStale(ctx, e, vm, *domPath)
-	p, err := vm.PlanUpdate(ctx, ifXML)
-	if err != nil {
-		return inFile(pos[0], err)
-	}
 	if err := printPlan(e, p, *jsonOut); err != nil {
 		return err
 	}
