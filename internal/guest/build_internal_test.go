@@ -278,9 +278,14 @@ func listArchive(t *testing.T, archive []byte) string {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin = bytes.NewReader(archive)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%v: %v", args, err)
+		t.Fatalf("%v: %v\n%s", args, err, stderr.String())
 	}
 	return string(out)
 }
+
+// ListArchive is listArchive for the guest_test package's tests.
+var ListArchive = listArchive

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,7 +101,7 @@ func TestCPIOWriter(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("entries read back (-want +got):\n%s", diff)
 			}
-			out := cpioList(t, buf.Bytes())
+			out := guest.ListArchive(t, buf.Bytes())
 			if diff := cmp.Diff(tt.list, string(out)); diff != "" {
 				t.Errorf("cpio -it listing (-want +got):\n%s", diff)
 			}
@@ -139,22 +138,4 @@ func TestCPIOWriterErrors(t *testing.T) {
 	if err := w.WriteEntry(guest.CPIOEntry{Name: "x", Mode: 0o644}); err == nil {
 		t.Error("WriteEntry after Close succeeded")
 	}
-}
-
-// cpioList lists an archive with the host's cpio, else busybox's.
-func cpioList(t *testing.T, archive []byte) string {
-	t.Helper()
-	args := []string{"cpio", "-it", "--quiet"}
-	if _, err := exec.LookPath("cpio"); err != nil {
-		args = []string{"busybox", "cpio", "-t"}
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdin = bytes.NewReader(archive)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, stderr.String())
-	}
-	return string(out)
 }

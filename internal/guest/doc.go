@@ -11,7 +11,9 @@
 // versioned package), fetched with apt-get download and read with dpkg-deb
 // without installing it; the initramfs is a newc cpio written in Go holding
 // the host's busybox-static, the virtio network modules and the scripts in
-// rootfs/.
+// rootfs/. Once a kernel is cached, Build uses the one apt resolved last
+// without asking apt again (which takes seconds); set BuildConfig.Refresh to
+// look for a newer one.
 //
 // # Booting
 //
@@ -19,6 +21,9 @@
 // socket the caller connects to. Boot with Config.Paused, set the NIC's
 // link down over QMP, then "cont": the guest then starts with its cable
 // unplugged. [Start] does the same for a test and cleans up after it.
+// QEMU is started through package internal/child: it dies with this
+// process, and code that ends OS threads (package netif's namespace
+// switches) cannot kill it.
 //
 // # Events
 //

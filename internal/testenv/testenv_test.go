@@ -63,37 +63,39 @@ func TestSkip(t *testing.T) {
 	}
 }
 
-// TestIntegrationStartQEMU checks the QEMU a test gets: QMP socket there,
-// running until killed, Kill working on a stopped QEMU and idempotent.
+// TestIntegrationStartQEMU checks the QEMU a test gets, and that the
+// test's cleanup kills it even when it is stopped, and removes its socket.
 func TestIntegrationStartQEMU(t *testing.T) {
-	q := testenv.StartQEMU(t, "-device", "qemu-xhci,id=xhci")
-	if _, err := os.Stat(q.Socket); err != nil {
-		t.Fatalf("QMP socket: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	if err := q.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Wait on a running QEMU = %v, want the deadline", err)
-	}
-	if err := q.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	q.Kill()
-	q.Kill()
+	var q *testenv.QEMU
+	t.Run("inner", func(t *testing.T) {
+		q = testenv.StartQEMU(t, "-device", "qemu-xhci,id=xhci")
+		if _, err := os.Stat(q.Socket); err != nil {
+			t.Fatalf("QMP socket: %v", err)
+		}
+		if q.Cmd == nil || q.Cmd.Process == nil || q.Stderr == nil {
+			t.Fatalf("QEMU lacks Cmd or Stderr: %+v", q)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		defer cancel()
+		if err := q.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Wait on a running QEMU = %v, want the deadline", err)
+		}
+		if err := q.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+	})
 	select {
 	case <-q.Done():
 	default:
-		t.Fatal("Done open after Kill")
+		t.Fatal("QEMU still runs after its test's cleanup")
 	}
 	if err := q.Wait(t.Context()); err == nil {
-		t.Error("Wait after Kill = nil, want the kill status")
+		t.Error("Wait after cleanup = nil, want the kill status")
 	}
 	if _, err := os.Stat(q.Socket); !os.IsNotExist(err) {
-		t.Errorf("QMP socket left after Kill: %v", err)
+		t.Errorf("QMP socket left after cleanup: %v", err)
 	}
-	if q.Stderr == nil {
-		t.Error("Stderr is nil")
-	}
+	q.Kill() // again: a no-op
 }
 
 // TestIntegrationStartQEMUBadArgs checks that a QEMU that refuses its
