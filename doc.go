@@ -16,23 +16,31 @@
 //	err = vm.UpdateDevice(ctx, interfaceXML)    // plug, unplug, switch, link up/down
 //	ifs, err := vm.Interfaces(ctx)              // live wiring read back from QEMU
 //
+// [ReadWiring] reads the wiring of every NIC nicplug wired in a QEMU
+// without the domain XML (what `nicplug show` prints without --domain).
+//
 // # Plans
 //
 // Every change is a [Plan] first: ordered, named steps, each a QMP command,
 // a host operation or a wait, each with its undo. [VM.PlanUpdate] and
 // [VM.PlanStart] compute plans from the live state read back from QEMU
 // (qom-list, qom-get, `info network`) and the host (links tagged with the
-// VM's name); [Planner] is the pure function underneath. A plan prints as a
+// VM's name); [Planner] is the pure function underneath, and
+// [Planner.UpdateAsLive] plans against a domain taken as live ([AsLive]),
+// without QEMU. A plan prints as a
 // transcript ([Plan.String]) and encodes as versioned JSON (schema in the
 // [Plan] doc). Kinds: start, plug, unplug, switch, link, cleanup, noop.
 //
 // A switch is make-before-break: the new backend is created standalone
 // (host device, fd, getfd, netdev_add), then the link goes down, the old
 // backend's hub port is removed, the new one's added, the link comes back
-// up after the optional carrier hold, and only then the old backend and its
+// up after the carrier hold, and only then the old backend and its
 // host device are deleted, so everything before the last steps can be
 // undone and only two QMP commands (hub port out, hub port in) run while
-// the link is down, plus the optional hold. A move between two macvtaps of the same parent is the exception:
+// the link is down, plus the hold. The hold ([Config.CarrierHold], by
+// default [DefaultCarrierHold], 7 s) is what makes the guest notice the
+// move and re-run DHCP: without it the link is down for about 4 ms, which
+// guests miss, keeping their old lease on the new network. A move between two macvtaps of the same parent is the exception:
 // the kernel refuses a second macvtap with the guest's MAC on one parent,
 // so the old one is removed before the new one is created. Two backends
 // are never on one hub at once and the link is down whenever no backend is
@@ -47,6 +55,14 @@
 // closed. The error is a [*StepError] naming the step; errors.As reaches
 // the cause (a *qmp.CommandError, for example) and any undo failure.
 //
+// Errors tell the caller's fault from the system's: errors.Is(err,
+// [ErrBadInput]) holds for XML that does not parse, an update that matches
+// no NIC or cannot change live, a backend that cannot be built (all found
+// before anything changes, see [InputError] and [CheckUpdate]);
+// errors.Is(err, [ErrInconsistent]) holds when a rollback failed, so QEMU
+// or the host may hold leftovers (the next plan removes them). Anything
+// else failed and changed nothing.
+//
 // # Convergence
 //
 // Ids are deterministic ([backend.ParseNetdevID]): backend netdevs carry a
@@ -54,9 +70,9 @@
 // attached. Applying the same update twice gives a noop plan the second
 // time; after a crash mid-plan the next plan removes leftovers (standalone
 // backends, stray hub ports, host links without a backend) first. QEMU
-// cannot report a NIC's link state, so a VM remembers the state it set;
-// when read-back shows an interrupted plan, the next plan sets the link
-// explicitly.
+// 7.2 cannot report a NIC's link state (see [Interface] for every query
+// checked), so a VM remembers the state it set; when read-back shows an
+// interrupted plan, the next plan sets the link explicitly.
 //
 // # Concurrency
 //

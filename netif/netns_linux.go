@@ -80,7 +80,8 @@ func (n *nsRef) handle() (*netlink.Handle, error) {
 // own namespace it just calls fn; otherwise fn runs on a goroutine locked to
 // its OS thread. If that thread's namespace cannot be restored afterwards,
 // the goroutine exits without unlocking, and the Go runtime destroys the
-// thread instead of reusing it.
+// thread instead of reusing it. Everything it opened is closed by the time
+// it returns.
 func (n *nsRef) do(fn func() error) error {
 	if n.path == "" {
 		return fn()
@@ -88,29 +89,34 @@ func (n *nsRef) do(fn func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
+		restored, err := n.enter(fn)
+		if restored {
 			runtime.UnlockOSThread()
-			done <- fmt.Errorf("get thread's network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(n.fd); err != nil {
-			// A failed setns leaves the thread as it was.
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("enter %s: %w", n.name(), err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			// Stay locked: this thread must never run another goroutine.
-			done <- errors.Join(ferr, fmt.Errorf("restore thread's network namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
+		} // else stay locked: this thread must never run another goroutine
+		done <- err
 	}()
 	return <-done
+}
+
+// enter runs fn on the locked calling thread switched to n, then switches
+// it back; restored reports whether the thread is in its own namespace
+// again. The handle on that namespace is closed before enter returns, so
+// that do's caller never sees it open.
+func (n *nsRef) enter(fn func() error) (restored bool, err error) {
+	orig, err := netns.Get()
+	if err != nil {
+		return true, fmt.Errorf("get thread's network namespace: %w", err)
+	}
+	defer orig.Close()
+	if err := netns.Set(n.fd); err != nil {
+		// A failed setns leaves the thread as it was.
+		return true, fmt.Errorf("enter %s: %w", n.name(), err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		return false, errors.Join(ferr, fmt.Errorf("restore thread's network namespace: %w", err))
+	}
+	return true, ferr
 }
 
 // onThrowawayThread runs fn on a goroutine locked to an OS thread that is
