@@ -63,7 +63,7 @@ func startManaged(ctx context.Context, name, mac, netnsPath string) (*managed, e
 		return nil, err
 	}
 	rec := &stepRecorder{}
-	vm, err := nicplug.Attach(ctx, q.sock(), xml, &nicplug.Config{Netns: netnsPath, Logger: slog.New(rec)})
+	vm, err := nicplug.Attach(ctx, q.sock(), xml, &nicplug.Config{Netns: netnsPath, Logger: slog.New(rec), CarrierHold: nicplug.NoCarrierHold})
 	if err != nil {
 		q.kill()
 		return nil, err

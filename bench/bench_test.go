@@ -12,7 +12,7 @@ import (
 
 // BenchmarkPlanner measures Planner.Update per plan kind.
 func BenchmarkPlanner(b *testing.B) {
-	p := &nicplug.Planner{VM: "bench"}
+	p := &nicplug.Planner{VM: "bench", CarrierHold: nicplug.NoCarrierHold}
 	for _, c := range planCases() {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -64,7 +64,7 @@ func planCases() []planCase {
 
 // runPlan times Planner.Update for each plan kind.
 func runPlan(r *Report, iters int) error {
-	p := &nicplug.Planner{VM: "bench"}
+	p := &nicplug.Planner{VM: "bench", CarrierHold: nicplug.NoCarrierHold}
 	for _, c := range planCases() {
 		plan, err := p.Update(c.live, c.cur, c.want)
 		if err != nil {

@@ -5,7 +5,7 @@
 // NIC's hub, the link comes back up (after --carrier-hold), and only then is
 // the old backend deleted.
 //
-//	go run ./examples/switch-networks [--parent eth0] [--carrier-hold 6s] [--announce] [--qemu qemu-system-x86_64]
+//	go run ./examples/switch-networks [--parent eth0] [--carrier-hold 1s] [--announce] [--qemu qemu-system-x86_64]
 //
 // The other network is a host macvtap on --parent (needs root), or, without
 // --parent, a UDP socket backend to 127.0.0.1 (needs nothing).
@@ -58,7 +58,7 @@ func main() {
 	qemuBin := flag.String("qemu", "qemu-system-x86_64", "QEMU binary")
 	sock := flag.String("qmp", "", "where to create QEMU's QMP socket (default: a temporary directory)")
 	parent := flag.String("parent", "", "switch to a macvtap on this link (root); default: a UDP socket")
-	hold := flag.Duration("carrier-hold", 0, "keep the link down this long during each move")
+	hold := flag.Duration("carrier-hold", time.Second, "keep the link down this long during each move (0: nicplug.DefaultCarrierHold, negative: none)")
 	announce := flag.Bool("announce", false, "send announce-self after each move")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -71,7 +71,11 @@ func main() {
 }
 
 func run(ctx context.Context, qemuBin, sock, parent string, cfg *nicplug.Config) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second+2*cfg.CarrierHold)
+	hold := cfg.CarrierHold
+	if hold == 0 {
+		hold = nicplug.DefaultCarrierHold
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second+2*max(hold, 0))
 	defer cancel()
 	dom, err := domain.ParseDomain([]byte(domainXML), nil)
 	if err != nil {
