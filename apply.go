@@ -176,11 +176,15 @@ func (e *executor) runQMP(ctx context.Context, a Action, rs *runState) error {
 		delete(rs.files, a.FD)
 		_, err := e.mon.Execute(ctx, a.Command, a.Args, f)
 		f.Close() // QEMU has its own copy now (or none)
-		if err != nil {
-			return err
+		var ce *qmp.CommandError
+		if err != nil && errors.As(err, &ce) {
+			return err // QEMU refused it: it holds nothing under that name
 		}
+		// Sent, or maybe sent (the context may have ended after the
+		// command was written): roll back with closefd, which tolerates
+		// a name QEMU does not hold.
 		rs.passed[a.FD] = true
-		return nil
+		return err
 	case "closefd":
 		return e.closeFD(ctx, a.FD, rs)
 	}
