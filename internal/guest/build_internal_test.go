@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"github.com/nicplug/nicplug/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -140,7 +141,7 @@ func TestReadKernelTar(t *testing.T) {
 func TestDecompressModuleXZ(t *testing.T) {
 	xz, err := exec.LookPath("xz")
 	if err != nil {
-		t.Skip("skipping, xz not installed")
+		testenv.Skip(t, "xz not installed (apt-get install xz-utils)")
 	}
 	want := []byte("a kernel module\n")
 	cmd := exec.Command(xz, "-c")
