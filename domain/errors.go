@@ -34,6 +34,7 @@ type TypeError struct {
 	Reason string
 }
 
+// Error names the interface, its type and why it is refused.
 func (e *TypeError) Error() string {
 	return fmt.Sprintf("domain: %s: type '%s' is not supported: %s", label(e.Device), e.Type, e.Reason)
 }
@@ -72,6 +73,7 @@ type ChangeError struct {
 	Old, New string
 }
 
+// Error is worded like libvirt's qemuDomainChangeNet message for the field.
 func (e *ChangeError) Error() string {
 	var msg string
 	switch e.Field {

@@ -28,6 +28,7 @@ func newOpError(op, link string, err error) error {
 	return &OpError{Op: op, Link: link, Err: err}
 }
 
+// Error is "netif: <op> [<link>]: <cause>".
 func (e *OpError) Error() string {
 	if e.Link == "" {
 		return fmt.Sprintf("netif: %s: %v", e.Op, e.Err)

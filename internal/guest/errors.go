@@ -13,6 +13,7 @@ type OpError struct {
 	Err error
 }
 
+// Error is "guest: <op>: <cause>".
 func (e *OpError) Error() string { return "guest: " + e.Op + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.
