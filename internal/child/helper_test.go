@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -13,6 +14,11 @@ import (
 
 // helperEnv selects what the test binary does when it runs as a child.
 const helperEnv = "NICPLUG_CHILD_HELPER"
+
+// init keeps the main goroutine on the main thread: the parent-death
+// signal is a per-thread attribute (a new thread starts with none), and the
+// "report" helper must read the one set on the thread that exec'd.
+func init() { runtime.LockOSThread() }
 
 // TestMain runs the helper modes when the test binary is its own child.
 func TestMain(m *testing.M) {
