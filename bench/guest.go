@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"time"
@@ -337,35 +336,15 @@ func guestThroughput(ctx context.Context, g *guest.Guest, mib, runs int) (sample
 		return nil, err
 	}
 	defer l.Close()
-	port := l.Addr().(*net.TCPAddr).Port
 	const bs = 64 << 10
 	blocks := mib * 16
 	var out samples
 	for range runs {
-		got := make(chan int64, 1)
-		go func() {
-			c, err := l.Accept()
-			if err != nil {
-				got <- -1
-				return
-			}
-			defer c.Close()
-			n, _ := io.Copy(io.Discard, c)
-			got <- n
-		}()
 		ectx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		t0 := time.Now()
-		o, st, err := g.Exec(ectx, fmt.Sprintf("dd if=/dev/zero bs=%d count=%d 2>/dev/null | nc %s %d", bs, blocks, tapHostIP, port))
+		d, err := g.SendTCP(ectx, l, tapHostIP, blocks, bs)
 		cancel()
-		if err != nil || st != 0 {
-			l.Close()
-			<-got
-			return nil, fmt.Errorf("bench: guest nc: status %d, %v: %s", st, err, o)
-		}
-		n := <-got
-		d := time.Since(t0)
-		if n != int64(blocks*bs) {
-			return nil, fmt.Errorf("bench: host received %d bytes, want %d", n, blocks*bs)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
 		}
 		out = append(out, d)
 	}
