@@ -50,15 +50,7 @@ type managed struct {
 // paused and burns no CPU.
 func startManaged(ctx context.Context, name, mac, netnsPath string) (*managed, error) {
 	xml := domainXML(name, ifaceXML(mac, "none", ""))
-	dom, err := domain.ParseDomain(xml, nil)
-	if err != nil {
-		return nil, err
-	}
-	args, err := dom.QEMUArgs()
-	if err != nil {
-		return nil, err
-	}
-	q, err := startQEMU(ctx, 1, args...)
+	q, err := startDomainQEMU(ctx, xml)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +61,20 @@ func startManaged(ctx context.Context, name, mac, netnsPath string) (*managed, e
 		return nil, err
 	}
 	return &managed{q: q, vm: vm, rec: rec, mac: mac}, nil
+}
+
+// startDomainQEMU boots a paused guest-less QEMU with the NIC arguments of
+// a domain document.
+func startDomainQEMU(ctx context.Context, xml []byte) (*qemuProc, error) {
+	dom, err := domain.ParseDomain(xml, nil)
+	if err != nil {
+		return nil, err
+	}
+	args, err := dom.QEMUArgs()
+	if err != nil {
+		return nil, err
+	}
+	return startQEMU(ctx, 1, args...)
 }
 
 func (m *managed) close() {
@@ -106,15 +112,7 @@ type handQMP struct {
 }
 
 func startHand(ctx context.Context, mac, netnsPath string) (*handQMP, error) {
-	dom, err := domain.ParseDomain(domainXML("hand", ifaceXML(mac, "none", "")), nil)
-	if err != nil {
-		return nil, err
-	}
-	args, err := dom.QEMUArgs()
-	if err != nil {
-		return nil, err
-	}
-	q, err := startQEMU(ctx, 1, args...)
+	q, err := startDomainQEMU(ctx, domainXML("hand", ifaceXML(mac, "none", "")))
 	if err != nil {
 		return nil, err
 	}
