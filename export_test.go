@@ -1,6 +1,7 @@
 package nicplug
 
 import (
+	"context"
 	"io"
 
 	"github.com/nicplug/nicplug/domain"
@@ -13,4 +14,14 @@ func NewVMForTest(mon Monitor, closer io.Closer, dom *domain.Domain, cfg *Config
 		c = *cfg
 	}
 	return newVM(mon, closer, dom, &c)
+}
+
+// AttachRunningForTest makes a VM around a (wrapped) monitor from its live
+// domain, as AttachRunning does.
+func AttachRunningForTest(ctx context.Context, mon Monitor, closer io.Closer, name string, cfg *Config) (*VM, error) {
+	c := Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	return attachRunning(ctx, mon, closer, name, &c)
 }

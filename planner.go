@@ -22,6 +22,10 @@ type Wiring struct {
 	Backend domain.Backend
 	// LinkUp is the NIC's link state. It is never true without a backend.
 	LinkUp bool
+	// LinkUnknown, in a recorded wiring, says that LinkUp is a guess
+	// (nicplug attached without the domain and has not set the link
+	// since): plans then set the link explicitly.
+	LinkUnknown bool
 }
 
 // WiringOf returns the wiring a domain NIC asks for.
@@ -290,7 +294,7 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	// the link explicitly.
 	cleanups := len(b.steps) - cleanupBefore
 	link := cur.LinkUp
-	unknown := !b.wiredAsRecorded(live, cur, cleanups > 0)
+	unknown := cur.LinkUnknown || !b.wiredAsRecorded(live, cur, cleanups > 0)
 	if unknown {
 		link = true // it may be up: take it down before detaching
 	}

@@ -202,7 +202,12 @@ func iface(mac, typ, inner string) string {
 
 func newRig(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, ifaces ...string) *rig {
 	t.Helper()
-	xml := domainXML(name, ifaces...)
+	return newRigXML(t, ns, cfg, name, domainXML(name, ifaces...))
+}
+
+// newRigXML is newRig for a whole domain document named name.
+func newRigXML(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, xml []byte) *rig {
+	t.Helper()
 	dom, err := domain.ParseDomain(xml, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +216,7 @@ func newRig(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, iface
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := testenv.StartQEMU(t, args...)
+	q := testenv.StartQEMU(t, append(args, "-name", "guest="+name)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	mon, err := qmp.Dial(ctx, q.Socket, nil)

@@ -61,6 +61,9 @@ type VM struct {
 	// links is the link state nicplug last set per device id (QEMU cannot
 	// report it).
 	links map[string]bool
+	// linkUnknown marks the devices whose link state nicplug has not set
+	// since it attached without the domain ([AttachRunning]).
+	linkUnknown map[string]bool
 	// epoch counts applied plans; a plan computed in an older epoch is
 	// stale.
 	epoch uint64
@@ -129,6 +132,8 @@ func newVM(mon Monitor, closer io.Closer, dom *domain.Domain, c *Config) (*VM, e
 		planner: Planner{VM: name, CarrierHold: c.CarrierHold, Announce: c.Announce},
 		dom:     dom,
 		links:   map[string]bool{},
+
+		linkUnknown: map[string]bool{},
 	}
 	for _, l := range dom.InitialLinks() {
 		v.links[l.DeviceID] = l.Up
@@ -183,6 +188,7 @@ func (v *VM) planStart(ctx context.Context) (*Plan, error) {
 	v.own(p, func(v *VM) {
 		for _, w := range wants {
 			v.links[w.Device] = w.LinkUp
+			delete(v.linkUnknown, w.Device)
 		}
 	})
 	return p, nil
@@ -237,6 +243,7 @@ func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 	v.own(p, func(v *VM) {
 		v.dom = next
 		v.links[want.Device] = want.LinkUp
+		delete(v.linkUnknown, want.Device)
 	})
 	return p, nil
 }
@@ -247,6 +254,7 @@ func (v *VM) recorded(n *domain.NIC) Wiring {
 	if up, ok := v.links[w.Device]; ok {
 		w.LinkUp = up
 	}
+	w.LinkUnknown = v.linkUnknown[w.Device]
 	return w
 }
 
@@ -331,6 +339,9 @@ type Interface struct {
 	Hub int
 	// LinkUp is the link state nicplug last set.
 	LinkUp bool
+	// LinkUnknown reports that nicplug has not set the link since it
+	// attached without the domain ([AttachRunning]): LinkUp is a guess.
+	LinkUnknown bool
 	// BackendID is the attached backend netdev, "" when unplugged.
 	BackendID string
 	// Driver is QEMU's type of the attached backend (tap, user, socket).
@@ -353,7 +364,7 @@ func (v *VM) Interfaces(ctx context.Context) ([]Interface, error) {
 	out := make([]Interface, 0, len(st.NICs))
 	for i, ns := range st.NICs {
 		it := Interface{Device: ns.Device, MAC: ns.MAC, Hub: ns.Hub, LinkUp: v.links[ns.Device],
-			Backend: domain.Backend{Type: domain.TypeNone}}
+			LinkUnknown: v.linkUnknown[ns.Device], Backend: domain.Backend{Type: domain.TypeNone}}
 		if b, ok := ns.Attached(); ok {
 			it.BackendID, it.Driver, it.Backend = b.ID, b.Driver, domain.Backend{}
 			id, _ := backend.ParseNetdevID(b.ID)

@@ -46,6 +46,12 @@ type OwnedLink struct {
 	Name string
 	// Owner is the tag it carries.
 	Owner Owner
+	// Kind is "macvtap", "tap", or the kernel's kind of another link.
+	Kind string
+	// Parent is a macvtap's lower device, "" for other kinds.
+	Parent string
+	// Master is the bridge a tap is enslaved to, "" if none.
+	Master string
 }
 
 // Host is what the plan engine needs from the host. Implementations act in

@@ -107,7 +107,8 @@ func (h *NetifHost) ListOwned(ctx context.Context, vm string) ([]OwnedLink, erro
 	var out []OwnedLink
 	for _, l := range links {
 		if l.Owner.VM == vm {
-			out = append(out, OwnedLink{Name: l.Name, Owner: Owner{VM: l.Owner.VM, NIC: l.Owner.NIC}})
+			out = append(out, OwnedLink{Name: l.Name, Owner: Owner{VM: l.Owner.VM, NIC: l.Owner.NIC},
+				Kind: l.Kind, Parent: l.Parent, Master: l.Master})
 		}
 	}
 	return out, nil
