@@ -2,20 +2,24 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/domain"
 )
 
 const planDoc = `
 Print the plan of an <interface> update without applying it: the ordered
 steps (QMP commands, host operations, waits), each with its undo.
 
-With --qmp and --domain the plan is computed from the live state read back
-from QEMU and the host, exactly as 'nicplug update' would apply it (with
---start instead of IFACE.xml: the start plan). With --from, nothing is
-contacted: OLD.xml (a <domain>, or a single <interface>) is taken as the live
-state and the plan is computed purely.
+With --qmp the plan is computed from the live state read back from QEMU
+and the host, exactly as 'nicplug update' would apply it. --domain gives
+the running domain's XML (with --start instead of IFACE.xml: the start
+plan); without it the domain is rebuilt from QEMU and the host, as
+'nicplug update' without --domain does (see nicplug update -h). With
+--from, nothing is contacted: OLD.xml (a <domain>, or a single <interface>)
+is taken as the live state and the plan is computed purely.
 `
 
 func runPlan(ctx context.Context, e *env, args []string) error {
@@ -26,7 +30,7 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	pf.register(fs)
 	domPath := fs.String("domain", "", "the running domain's XML `file` (with --qmp)")
 	from := fs.String("from", "", "plan against this domain or interface XML `file` as if it were live, without QEMU")
-	name := fs.String("name", "vm", "VM name when --from is a single <interface> (names host links)")
+	name := fs.String("name", "", "VM `name` (names host links): with --from a single <interface> (default vm), or with --qmp and no --domain (default: QEMU's -name)")
 	start := fs.Bool("start", false, "with --qmp: plan 'nicplug start' instead of an update")
 	jsonOut := fs.Bool("json", false, "print the plan as JSON (schema: go doc github.com/nicplug/nicplug.Plan)")
 	pos, err := parse(e, fs, args, 0, 1)
@@ -39,17 +43,23 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	switch {
 	case *from != "" && (cf.qmp != "" || *domPath != ""):
 		return usageErrorf("--from excludes --qmp and --domain")
-	case *from != "" && *start:
-		return usageErrorf("--start needs --qmp and --domain, not --from")
-	case *from == "" && (cf.qmp == "" || *domPath == ""):
-		return usageErrorf("need --qmp and --domain, or --from (see nicplug plan -h)")
+	case *start && (cf.qmp == "" || *domPath == ""):
+		return usageErrorf("--start needs --qmp and --domain")
+	case *from == "" && cf.qmp == "":
+		return usageErrorf("need --qmp, or --from (see nicplug plan -h)")
+	case *domPath != "" && *name != "":
+		return usageErrorf("--name is the domain's <name> with --domain")
 	case *start && len(pos) > 0:
 		return usageErrorf("--start takes no IFACE.xml")
 	case !*start && len(pos) == 0:
 		return usageErrorf("missing IFACE.xml (see nicplug plan -h)")
 	}
 	if *from != "" {
-		p, err := planFrom(*from, pos[0], *name, &pf)
+		vmName := *name
+		if vmName == "" {
+			vmName = "vm"
+		}
+		p, err := planFrom(*from, pos[0], vmName, &pf)
 		if err != nil {
 			return err
 		}
@@ -64,7 +74,7 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := cf.context(ctx)
 	defer cancel()
-	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, ifPath)
+	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, *name, ifPath)
 	if err != nil {
 		return err
 	}
@@ -75,8 +85,13 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 // planLive reads DOMAIN.xml and the <interface> update in ifPath (checked
 // before QEMU is contacted), attaches to the VM and plans the update from
 // the live state, warning when DOMAIN.xml is stale; with ifPath "" it plans
-// the start. On success the caller closes the VM.
-func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, ifPath string) (*nicplug.VM, *nicplug.Plan, error) {
+// the start. With domPath "" the VM is attached without its domain
+// (nicplug.AttachRunning, VM name vmName or QEMU's). On success the caller
+// closes the VM.
+func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, error) {
+	if domPath == "" {
+		return planRunning(ctx, e, cf, pf, vmName, ifPath)
+	}
 	d, domXML, err := readDomain(domPath)
 	if err != nil {
 		return nil, nil, err
@@ -107,6 +122,37 @@ func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath
 		return nil, nil, err
 	}
 	return vm, p, nil
+}
+
+// planRunning plans the update in ifPath on a VM attached without its
+// domain: the domain is rebuilt from QEMU and the host.
+func planRunning(ctx context.Context, e *env, cf *connFlags, pf *planFlags, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, error) {
+	ifXML, err := readFile(ifPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := domain.ParseInterface(ifXML, nil); err != nil {
+		return nil, nil, usageErrorf("%s: %w", ifPath, err)
+	}
+	vm, err := attachRunning(ctx, e, cf, pf, vmName)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := vm.PlanUpdate(ctx, ifXML)
+	if err != nil {
+		vm.Close()
+		return nil, nil, inFile(ifPath, err)
+	}
+	return vm, p, nil
+}
+
+// attachRunning attaches to the VM without its domain.
+func attachRunning(ctx context.Context, e *env, cf *connFlags, pf *planFlags, vmName string) (*nicplug.VM, error) {
+	vm, err := nicplug.AttachRunning(ctx, cf.qmp, vmName, config(e, cf, pf))
+	if err != nil && vmName == "" && errors.Is(err, nicplug.ErrBadInput) {
+		return nil, usageErrorf("%w: give it with --name, or --domain DOMAIN.xml", err)
+	}
+	return vm, err
 }
 
 // warnStale warns when the live wiring is not what the domain file

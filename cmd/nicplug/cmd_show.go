@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -21,7 +22,13 @@ With --domain the NICs are the domain's, the backend is named by its
 configuration when it is the configured one, and the link state is the one
 recorded in DOMAIN.xml. Without it, every NIC nicplug wired (peered with its
 own hub port) is listed; the link state is then unknown, because QEMU does
-not report it.
+not report it, and the backend is named when its spec can be recovered
+(user; direct and bridge from the host devices nicplug created, which the
+VM's name finds: --name, default QEMU's -name).
+
+--xml prints instead the domain XML rebuilt from QEMU and the host (without
+--domain): the NICs as 'nicplug update' without --domain checks updates
+against them. Backends that cannot be recovered read type='none' there.
 `
 
 // nicRow is one NIC in show's output.
@@ -55,11 +62,19 @@ func runShow(ctx context.Context, e *env, args []string) error {
 	cf.register(fs)
 	domPath := fs.String("domain", "", "the running domain's XML `file`")
 	jsonOut := fs.Bool("json", false, "print JSON")
+	name := fs.String("name", "", "without --domain: the VM's `name` (default: QEMU's -name)")
+	xmlOut := fs.Bool("xml", false, "print the domain XML rebuilt from QEMU and the host (without --domain)")
 	if _, err := parse(e, fs, args, 0, 0); err != nil {
 		return err
 	}
 	if err := cf.check(true); err != nil {
 		return err
+	}
+	switch {
+	case *domPath != "" && (*name != "" || *xmlOut):
+		return usageErrorf("--name and --xml are for use without --domain")
+	case *xmlOut && *jsonOut:
+		return usageErrorf("--xml excludes --json")
 	}
 	var domXML []byte
 	if *domPath != "" {
@@ -70,13 +85,16 @@ func runShow(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := cf.context(ctx)
 	defer cancel()
+	if *xmlOut {
+		return showXML(ctx, e, &cf, *name)
+	}
 	var out *showOutput
 	var err error
 	if domXML != nil {
 		out, err = showDomain(ctx, e, &cf, domXML)
 		err = inFile(*domPath, err)
 	} else {
-		out, err = showLive(ctx, e, &cf)
+		out, err = showLive(ctx, e, &cf, *name)
 	}
 	if err != nil {
 		return err
@@ -130,7 +148,9 @@ func showDomain(ctx context.Context, e *env, cf *connFlags, domXML []byte) (*sho
 
 // showLive reads, without a domain, every NIC nicplug wired
 // (nicplug.ReadWiring). Link states are unknown: QEMU does not report them.
-func showLive(ctx context.Context, e *env, cf *connFlags) (*showOutput, error) {
+// When the VM's name is known (vmName, else QEMU's -name), backends whose
+// spec can be recovered are named (nicplug.LiveDomain).
+func showLive(ctx context.Context, e *env, cf *connFlags, vmName string) (*showOutput, error) {
 	c, err := qmp.Dial(ctx, cf.qmp, &qmp.Config{Logger: cf.logger(e)})
 	if err != nil {
 		return nil, err
@@ -141,10 +161,42 @@ func showLive(ctx context.Context, e *env, cf *connFlags) (*showOutput, error) {
 		return nil, err
 	}
 	out := &showOutput{Running: st.Running, NICs: []nicRow{}}
+	dom, err := nicplug.LiveDomain(ctx, c, backend.NewNetifHost(cf.netns), vmName)
+	switch {
+	case err == nil:
+		out.VM = dom.XML.Name
+	case vmName == "" && errors.Is(err, nicplug.ErrBadInput):
+		// No name: host devices cannot be found; show what QEMU tells.
+	default:
+		return nil, err
+	}
 	for i := range st.NICs {
-		out.NICs = append(out.NICs, rowOf(&st.NICs[i]))
+		r := rowOf(&st.NICs[i])
+		if dom != nil && r.Netdev != "" {
+			for _, n := range dom.NICs {
+				if b := n.Backend(); n.DeviceID() == r.Device && !b.IsNone() {
+					r.Backend = b.String()
+				}
+			}
+		}
+		out.NICs = append(out.NICs, r)
 	}
 	return out, nil
+}
+
+// showXML prints the domain rebuilt from QEMU and the host.
+func showXML(ctx context.Context, e *env, cf *connFlags, vmName string) error {
+	vm, err := attachRunning(ctx, e, cf, nil, vmName)
+	if err != nil {
+		return err
+	}
+	defer vm.Close()
+	b, err := vm.Domain().Marshal()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+	return err
 }
 
 // rowOf is a NIC's row as read back, link unknown. The backend is "none",

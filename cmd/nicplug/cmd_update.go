@@ -15,11 +15,20 @@ of type plugs, unplugs or moves it to another network, <link state> sets
 its link. Prints the plan, then applies it; on failure the steps done are
 undone in reverse (exit status 1, or 3 if the rollback failed too).
 
-DOMAIN.xml is the running domain's configuration: nicplug needs it to know
-the NICs, and it is the record of each NIC's link state (QEMU cannot report
-link states). After a successful update it is rewritten with the update
-applied, so that the next command starts from the truth (exit status 3 if
-it cannot be saved); --save=false leaves it alone.
+--domain DOMAIN.xml is the running domain's configuration: the record of
+each NIC's link state (QEMU cannot report link states) and of backends
+nicplug cannot recover from QEMU (ethernet, sockets). After a successful
+update it is rewritten with the update applied, so that the next command
+starts from the truth (exit status 3 if it cannot be saved); --save=false
+leaves it alone.
+
+Without --domain the domain is rebuilt from QEMU and the host: each NIC's
+model, MAC, PCI slot, boot order, ROM and MTU (so changes libvirt refuses
+are refused), and the attached backend when nicplug can recover its spec
+(user, direct, bridge). The VM's name (--name, default QEMU's -name) finds
+the host devices nicplug created for it. Link states are unknown, so the
+plan sets the link explicitly: re-applying an update is then a one-step
+plan (set_link) instead of nothing.
 
 A switch keeps the link down for --carrier-hold so that the guest notices
 it was moved and re-runs DHCP; without it (0) the link is down for a few
@@ -32,7 +41,8 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	var pf planFlags
 	cf.register(fs)
 	pf.register(fs)
-	domPath := fs.String("domain", "", "the running domain's XML `file` (required)")
+	domPath := fs.String("domain", "", "the running domain's XML `file` (default: rebuilt from QEMU and the host)")
+	name := fs.String("name", "", "without --domain: the VM's `name` (default: QEMU's -name)")
 	save := fs.Bool("save", true, "rewrite DOMAIN.xml with the update after it is applied")
 	jsonOut := fs.Bool("json", false, "print the plan as JSON")
 	pos, err := parse(e, fs, args, 1, 1)
@@ -45,12 +55,12 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if err := pf.check(); err != nil {
 		return err
 	}
-	if *domPath == "" {
-		return usageErrorf("--domain is required: nicplug needs the running domain's NICs and link states")
+	if *domPath != "" && *name != "" {
+		return usageErrorf("--name is the domain's <name> with --domain")
 	}
 	ctx, cancel := cf.context(ctx)
 	defer cancel()
-	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, pos[0])
+	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, *name, pos[0])
 	if err != nil {
 		return err
 	}
@@ -65,7 +75,7 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	}
 	// Applied; applyErr, if any, is a leftover in QEMU (exit 3). The file
 	// is saved either way: it must describe what is live.
-	if !*save || p.Kind == nicplug.KindNoop {
+	if !*save || *domPath == "" || p.Kind == nicplug.KindNoop {
 		return applyErr
 	}
 	out, err := vm.Domain().Marshal()

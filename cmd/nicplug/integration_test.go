@@ -367,3 +367,87 @@ func readString(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestIntegrationCLIWithoutDomain drives plan, update and show without
+// --domain: the domain is rebuilt from QEMU, the VM named by --name (this
+// QEMU has no -name).
+func TestIntegrationCLIWithoutDomain(t *testing.T) {
+	v := startCLIVM(t)
+	sock := v.q.Socket
+	mustRun(t, 0, "start", "--qmp", sock, v.domain)
+
+	_, stderr := mustRun(t, 2, "update", "--qmp", sock, "testdata/iface-user.xml")
+	if !strings.Contains(stderr, "QEMU was started without -name") || !strings.Contains(stderr, "--name") {
+		t.Errorf("update without a name: %q", stderr)
+	}
+
+	info := v.infoNetwork(t)
+	_, stderr = mustRun(t, 2, "update", "--qmp", sock, "--name", "cli", "testdata/iface-model-e1000.xml")
+	if want := "nicplug: update: testdata/iface-model-e1000.xml: domain: cannot modify network device model from virtio to e1000\n"; stderr != want {
+		t.Errorf("refused model change: stderr %q, want %q", stderr, want)
+	}
+	if diff := cmp.Diff(info, v.infoNetwork(t)); diff != "" {
+		t.Errorf("refused update changed QEMU:\n%s", diff)
+	}
+
+	js, _ := mustRun(t, 0, "plan", "--qmp", sock, "--name", "cli", "testdata/iface-user.xml", "--json")
+	var p nicplug.Plan
+	if err := json.Unmarshal([]byte(js), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Kind != nicplug.KindPlug || p.VM != "cli" || p.Device != "net0" || len(p.Steps) != 3 {
+		t.Errorf("plan without domain: %s %s %s, %d steps, want plug cli net0, 3 steps", p.Kind, p.VM, p.Device, len(p.Steps))
+	}
+	out, _ := mustRun(t, 0, "update", "--qmp", sock, "--name", "cli", "testdata/iface-user.xml")
+	if !strings.HasPrefix(out, "plan plug cli net0: 3 steps") {
+		t.Errorf("update printed:\n%s", out)
+	}
+	// The domain file is not touched without --domain.
+	if b := readString(t, v.domain); strings.Contains(b, `type="user">`+"\n      <mac address=\"52:54:00:0f:7d:ad\"") {
+		t.Errorf("domain file rewritten:\n%s", b)
+	}
+
+	// show names both backends (user is recoverable), links unknown.
+	code, stdout, stderr := runCmd(t, "show", "--qmp", sock, "--name", "cli", "--json")
+	if code != 0 {
+		t.Fatalf("show: exit %d: %s", code, stderr)
+	}
+	var st showOutput
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.VM != "cli" {
+		t.Errorf("show VM %q, want cli", st.VM)
+	}
+	for _, dev := range []string{"net0", "ua-lan"} {
+		if r := nic(t, st, dev); r.Backend != "user" || r.Link != "unknown" {
+			t.Errorf("show %s: %+v, want backend user, link unknown", dev, r)
+		}
+	}
+
+	// Again: the link is unknown to a new process, so it is set.
+	out, _ = mustRun(t, 0, "update", "--qmp", sock, "--name", "cli", "testdata/iface-user.xml")
+	if !strings.HasPrefix(out, "plan link cli net0: 1 step") || !strings.Contains(out, `set_link {"name":"net0","up":true}`) {
+		t.Errorf("second update printed:\n%s", out)
+	}
+
+	// --xml: the rebuilt domain parses and has both NICs as QEMU has them.
+	out, _ = mustRun(t, 0, "show", "--qmp", sock, "--name", "cli", "--xml")
+	d, err := domain.ParseDomain([]byte(out), nil)
+	if err != nil {
+		t.Fatalf("show --xml: %v\n%s", err, out)
+	}
+	if len(d.NICs) != 2 || d.XML.Name != "cli" ||
+		d.NICs[0].DeviceID() != "net0" || d.NICs[0].Model() != "virtio" || d.NICs[0].Backend().Type != domain.TypeUser ||
+		d.NICs[1].DeviceID() != "ua-lan" || d.NICs[1].Model() != "e1000" || d.NICs[1].MAC() != "52:54:00:00:00:02" {
+		t.Errorf("show --xml:\n%s", out)
+	}
+
+	out, _ = mustRun(t, 0, "update", "--qmp", sock, "--name", "cli", "testdata/iface-none.xml")
+	if !strings.HasPrefix(out, "plan unplug cli net0: ") {
+		t.Errorf("unplug printed:\n%s", out)
+	}
+	if strings.Contains(v.infoNetwork(t), "np.net0.b") {
+		t.Errorf("backend left in QEMU:\n%s", v.infoNetwork(t))
+	}
+}

@@ -38,8 +38,8 @@ func commands() []command {
 	return []command{
 		{"qemu-args", "[--shell] DOMAIN.xml", "print the NIC arguments for the QEMU command line", qemuArgsDoc, runQEMUArgs},
 		{"start", "--qmp SOCK [flags] DOMAIN.xml", "attach boot backends, set initial link states, cont", startDoc, runStart},
-		{"plan", "(--qmp SOCK --domain DOMAIN.xml | --from OLD.xml) [flags] IFACE.xml", "print the plan of an <interface> update without applying it", planDoc, runPlan},
-		{"update", "--qmp SOCK --domain DOMAIN.xml [flags] IFACE.xml", "apply an <interface> update: plug, unplug, switch, link", updateDoc, runUpdate},
+		{"plan", "(--qmp SOCK [--domain DOMAIN.xml] | --from OLD.xml) [flags] IFACE.xml", "print the plan of an <interface> update without applying it", planDoc, runPlan},
+		{"update", "--qmp SOCK [--domain DOMAIN.xml] [flags] IFACE.xml", "apply an <interface> update: plug, unplug, switch, link", updateDoc, runUpdate},
 		{"show", "--qmp SOCK [--domain DOMAIN.xml] [flags]", "print each NIC's live wiring", showDoc, runShow},
 	}
 }
