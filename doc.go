@@ -16,8 +16,12 @@
 //	err = vm.UpdateDevice(ctx, interfaceXML)    // plug, unplug, switch, link up/down
 //	ifs, err := vm.Interfaces(ctx)              // live wiring read back from QEMU
 //
-// [ReadWiring] reads the wiring of every NIC nicplug wired in a QEMU
-// without the domain XML (what `nicplug show` prints without --domain).
+// Without the domain XML, [AttachRunning] rebuilds the domain from QEMU and
+// the host ([LiveDomain]: each NIC's model, MAC, PCI slot, boot order, ROM
+// and MTU, and the attached backend's spec when it can be recovered) and
+// checks updates against it; link states are then unknown until set.
+// [ReadWiring] reads the bare wiring of every NIC nicplug wired in a QEMU
+// (what `nicplug show` prints without --domain and without a VM name).
 //
 // # Plans
 //

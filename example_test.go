@@ -101,3 +101,28 @@ func ExampleVM_Interfaces() {
 		fmt.Printf("%s %s hub %d link %v backend %s (%v)\n", it.Device, it.MAC, it.Hub, it.LinkUp, it.BackendID, it.Backend)
 	}
 }
+
+// Moving a running VM's NIC to another network from a process that does not
+// have the VM's domain XML (an operator's tool, a restarted controller):
+// the domain is rebuilt from QEMU and the host, and the update is checked
+// against it as libvirt would check it.
+func ExampleAttachRunning() {
+	ctx := context.Background()
+	// "" takes the name from QEMU's -name; it finds the host devices
+	// nicplug created for this VM.
+	vm, err := nicplug.AttachRunning(ctx, "/run/demo/qmp.sock", "", &nicplug.Config{Netns: "/run/netns/demo"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer vm.Close()
+	live, err := vm.Domain().Marshal() // what QEMU and the host tell
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s\n", live)
+	err = vm.UpdateDevice(ctx, []byte(`<interface type='bridge'><mac address='52:54:00:0f:7d:ad'/>
+	  <source bridge='br0'/><model type='virtio'/></interface>`))
+	if err != nil {
+		log.Fatal(err)
+	}
+}

@@ -109,3 +109,29 @@ func ExampleDomain_QEMUArgs() {
 	// set_link lan false
 	// set_link net1 true
 }
+
+// Rebuilding a domain from what a running QEMU reports of its NICs, then
+// checking an update against it.
+func ExampleFromDevices() {
+	d, err := domain.FromDevices("vm1", "q35", []domain.Device{{
+		ID: "net0", Driver: "virtio-net-pci", MAC: "52:54:00:0f:7d:ad",
+		DevFn: 5 << 3, BootIndex: -1, ROMBar: 1, ROMFile: "efi-virtio.rom",
+		Backend: domain.Backend{Type: domain.TypeUser},
+	}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, _ := d.NICs[0].Marshal()
+	fmt.Println(string(out))
+	upd, _ := domain.ParseInterface([]byte(`<interface type='user'><mac address='52:54:00:0f:7d:ad'/><model type='e1000'/></interface>`), nil)
+	_, err = domain.Diff(d.NICs[0], upd)
+	fmt.Println(err)
+	// Output:
+	// <interface type="user">
+	//   <mac address="52:54:00:0f:7d:ad"></mac>
+	//   <model type="virtio"></model>
+	//   <address type="pci" domain="0x0000" bus="0x00" slot="0x05" function="0x0"></address>
+	// </interface>
+	// domain: cannot modify network device model from virtio to e1000
+}
