@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"strings"
 
 	"github.com/nicplug/nicplug/backend"
 	"github.com/nicplug/nicplug/domain"
@@ -89,7 +89,8 @@ func liveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 		}
 		name = qn.Name
 	}
-	st, err := readWiring(ctx, mon, nil)
+	types := map[string]string{}
+	st, err := readWiring(ctx, mon, nil, types)
 	if err != nil {
 		return nil, err
 	}
@@ -99,16 +100,19 @@ func liveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 			return nil, fmt.Errorf("nicplug: read back: %w", err)
 		}
 	}
-	machine := ""
+	machine, slots, err := readPCI(ctx, mon)
+	if err != nil {
+		return nil, err
+	}
 	devs := make([]domain.Device, 0, len(st.NICs))
 	for i := range st.NICs {
 		ns := &st.NICs[i]
-		dev, m, err := readDevice(ctx, mon, ns)
+		dev, err := readDevice(ctx, mon, ns, types[ns.Device])
 		if err != nil {
 			return nil, err
 		}
-		if m != "" {
-			machine = m
+		if devfn, ok := slots[ns.Device]; ok {
+			dev.DevFn = devfn
 		}
 		dev.Backend = recoverBackend(name, ns, owned)
 		devs = append(devs, dev)
@@ -120,55 +124,69 @@ func liveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 	return dom, nil
 }
 
-// rootBuses maps the QOM path of a machine's root PCI bus to the machine
-// type [domain.Domain.QEMUArgs] takes it from.
-var rootBuses = map[string]string{
-	"/machine/q35/pcie.0":   "q35",
-	"/machine/i440fx/pci.0": "pc",
+// readPCI returns the machine type as [domain.Domain.QEMUArgs] names it
+// ("q35", "pc", or "" for others) and the devfn of each device on the
+// machine's root PCI bus, by device id (query-pci lists root-bus devices
+// at its top level; devices behind bridges are nested and, before the
+// firmware numbers the buses, not even listed).
+func readPCI(ctx context.Context, mon Monitor) (string, map[string]int, error) {
+	var mtype string
+	if err := call(ctx, mon, &mtype, "qom-get", backend.Object("path", "/machine", "property", "type")); err != nil {
+		return "", nil, err
+	}
+	machine := ""
+	switch {
+	case strings.Contains(mtype, "q35"):
+		machine = "q35"
+	case strings.Contains(mtype, "i440fx"):
+		machine = "pc"
+	}
+	var buses []struct {
+		Devices []struct {
+			Slot     int    `json:"slot"`
+			Function int    `json:"function"`
+			QdevID   string `json:"qdev_id"`
+		} `json:"devices"`
+	}
+	if err := call(ctx, mon, &buses, "query-pci", nil); err != nil {
+		return "", nil, err
+	}
+	slots := map[string]int{}
+	if len(buses) > 0 {
+		for _, d := range buses[0].Devices {
+			if d.QdevID != "" {
+				slots[d.QdevID] = d.Slot<<3 | d.Function
+			}
+		}
+	}
+	return machine, slots, nil
 }
 
-// readDevice reads the device properties of ns's NIC that a domain
-// describes, and the machine type when the NIC sits on the root bus.
-func readDevice(ctx context.Context, mon Monitor, ns *NICState) (domain.Device, string, error) {
+// readDevice reads the properties of ns's NIC, of QOM type typ, that a
+// domain describes besides its PCI address: one qom-get each (QEMU 7.2
+// has no call that reads several).
+func readDevice(ctx context.Context, mon Monitor, ns *NICState, typ string) (domain.Device, error) {
 	path := "/machine/peripheral/" + ns.Device
-	var props []struct {
-		Name string `json:"name"`
-	}
-	if err := call(ctx, mon, &props, "qom-list", backend.Object("path", path)); err != nil {
-		return domain.Device{}, "", err
-	}
-	has := func(p string) bool {
-		return slices.ContainsFunc(props, func(q struct {
-			Name string `json:"name"`
-		}) bool {
-			return q.Name == p
-		})
-	}
-	get := func(prop string, out any) error {
-		if !has(prop) {
-			return nil
-		}
-		return call(ctx, mon, out, "qom-get", backend.Object("path", path, "property", prop))
-	}
-	dev := domain.Device{ID: ns.Device, MAC: ns.MAC, Hub: ns.Hub, DevFn: -1, BootIndex: -1, ROMBar: 1}
-	var bus string
-	for _, g := range []struct {
+	dev := domain.Device{ID: ns.Device, Driver: typ, MAC: ns.MAC, Hub: ns.Hub, DevFn: -1}
+	props := []struct {
 		prop string
 		out  any
 	}{
-		{"type", &dev.Driver}, {"parent_bus", &bus}, {"addr", &dev.DevFn},
 		{"multifunction", &dev.Multifunction}, {"bootindex", &dev.BootIndex},
-		{"rombar", &dev.ROMBar}, {"romfile", &dev.ROMFile}, {"host_mtu", &dev.HostMTU},
-	} {
-		if err := get(g.prop, g.out); err != nil {
-			return domain.Device{}, "", err
+		{"rombar", &dev.ROMBar}, {"romfile", &dev.ROMFile},
+	}
+	if strings.HasPrefix(typ, "virtio-net-") {
+		props = append(props, struct {
+			prop string
+			out  any
+		}{"host_mtu", &dev.HostMTU})
+	}
+	for _, g := range props {
+		if err := call(ctx, mon, g.out, "qom-get", backend.Object("path", path, "property", g.prop)); err != nil {
+			return domain.Device{}, err
 		}
 	}
-	machine, root := rootBuses[bus]
-	if !root {
-		dev.DevFn = -1
-	}
-	return dev, machine, nil
+	return dev, nil
 }
 
 // recoverBackend returns the spec of the backend attached to ns's hub when

@@ -26,7 +26,7 @@ import (
 // VM's name, see [VM.State]), and no link states: QEMU 7.2 cannot report a
 // NIC's link state (see [Interface.LinkUp]).
 func ReadWiring(ctx context.Context, mon Monitor) (*State, error) {
-	return readWiring(ctx, mon, nil)
+	return readWiring(ctx, mon, nil, nil)
 }
 
 // readState reads the live wiring of dom's NICs from QEMU (see
@@ -36,7 +36,7 @@ func readState(ctx context.Context, mon Monitor, host backend.Host, vm string, d
 	for i, n := range dom.NICs {
 		devs[i] = n.DeviceID()
 	}
-	st, err := readWiring(ctx, mon, devs)
+	st, err := readWiring(ctx, mon, devs, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -61,8 +61,9 @@ func readState(ctx context.Context, mon Monitor, host backend.Host, vm string, d
 }
 
 // readWiring reads the NICs devs, in that order, or with devs nil every NIC
-// peered with its own hub port, sorted by device id.
-func readWiring(ctx context.Context, mon Monitor, devs []string) (*State, error) {
+// peered with its own hub port, sorted by device id. A non-nil types gets
+// the QOM type of every device in /machine/peripheral.
+func readWiring(ctx context.Context, mon Monitor, devs []string, types map[string]string) (*State, error) {
 	st := &State{}
 	var status struct {
 		Running bool `json:"running"`
@@ -80,8 +81,11 @@ func readWiring(ctx context.Context, mon Monitor, devs []string) (*State, error)
 	}
 	devices := map[string]bool{}
 	for _, p := range props {
-		if strings.HasPrefix(p.Type, "child<") {
+		if t, ok := strings.CutPrefix(p.Type, "child<"); ok {
 			devices[p.Name] = true
+			if types != nil {
+				types[p.Name] = strings.TrimSuffix(t, ">")
+			}
 		}
 	}
 	var text string
