@@ -256,3 +256,49 @@ func TestIntegrationBootDirect(t *testing.T) {
 		t.Errorf("macvtaps left in the netns after unplug: %q", got)
 	}
 }
+
+// TestIntegrationRestartedManager boots a guest on a macvtap, lets the
+// managing process go away (its VM closed, QEMU and the macvtap left
+// running), and moves the guest from a new process that has no domain XML
+// (nicplug.AttachRunning): the macvtap's spec is recovered from the host,
+// the guest is moved to user networking and back, and no macvtap is left
+// over.
+func TestIntegrationRestartedManager(t *testing.T) {
+	n := network(t)
+	cfg := &nicplug.Config{Netns: n.Netns, CarrierHold: carrierHold}
+	lan := directTo(n.Parent)
+	r := boot(t, direct(n.Parent), cfg)
+	if _, err := waitConnected(r, 0, n.Subnet); err != nil {
+		t.Fatal(err)
+	}
+	id, name := r.nicIdentity(), r.vm.Name()
+	if err := r.vm.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	vm, err := nicplug.AttachRunning(r.ctx(), r.g.QMPSocket(), name, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vm.Close() })
+	r.vm = vm
+	if got := r.iface0(); got.Backend != lan || !got.LinkUnknown || got.Driver != "tap" {
+		t.Errorf("after AttachRunning: %+v, want backend %v recovered, link unknown", got, lan)
+	}
+	c := r.plug("restarted: switch direct→user", userXML, userNet)
+	if c.Down == nil {
+		t.Errorf("guest never saw carrier 0 during the switch")
+	}
+	r.checkWiring(user, "user")
+	if got := macvtaps(t, n); len(got) != 0 {
+		t.Errorf("macvtaps left in the netns after leaving direct: %q", got)
+	}
+	r.plug("restarted: switch user→direct", direct(n.Parent), n.Subnet)
+	r.checkWiring(lan, "tap")
+	if want, got := id, r.nicIdentity(); got != want {
+		t.Errorf("guest's eth0 (ifindex, MAC) changed from %q to %q", want, got)
+	}
+	if n := r.readyCount(); n != 1 {
+		t.Errorf("guest reported ready %d times, want 1 (NIC re-probed)", n)
+	}
+}
