@@ -1,6 +1,7 @@
 // Package e2e holds nicplug's end-to-end tests: a real Linux guest booted
 // under QEMU (TCG) with the NIC arguments of [domain.Domain.QEMUArgs], driven
-// only through nicplug's public API (Attach, Start, UpdateDevice, Interfaces),
+// only through nicplug's public API (Attach, AttachRunning, Start,
+// UpdateDevice, Interfaces),
 // and judged by what the guest itself reports: carrier changes, DHCP leases
 // and pings (see package internal/guest).
 //
@@ -14,6 +15,9 @@
 //     user→direct live, a failing plan that leaves the guest's network
 //     working, unplug.
 //   - TestIntegrationBootDirect (root): boot with a macvtap backend.
+//   - TestIntegrationRestartedManager (root): the managing process goes
+//     away; a new one without the domain XML (AttachRunning) recovers the
+//     macvtap's spec from the host and moves the guest to user and back.
 //
 // The network namespaces, veth pair and DHCP server come from package lab.
 //
