@@ -30,15 +30,7 @@ func TestIntegrationManyVMs(t *testing.T) {
 	rigs := make([]vmRig, vms)
 	for i := range rigs {
 		xml := domainXML(fmt.Sprintf("many%d", i), xNone, iface(macB, "user", ""))
-		dom, err := domain.ParseDomain(xml, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		args, err := dom.QEMUArgs()
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := testenv.StartQEMU(t, args...)
+		q, _ := startDomain(t, xml)
 		vm, err := nicplug.Attach(ctx, q.Socket, xml, &nicplug.Config{Host: emptyHost{}, CarrierHold: nicplug.NoCarrierHold})
 		if err != nil {
 			t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/backend"
 	"github.com/nicplug/nicplug/domain"
-	"github.com/nicplug/nicplug/internal/testenv"
 	"github.com/nicplug/nicplug/qmp"
 )
 
@@ -203,25 +202,17 @@ func TestIntegrationAttachRunning(t *testing.T) {
 // VM's name from: the caller, else QEMU's -name, else an error.
 func TestIntegrationAttachRunningName(t *testing.T) {
 	t.Parallel()
-	dom, err := domain.ParseDomain(domainXML("x", xUser), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args, err := dom.QEMUArgs()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct{ qemuName, given, want string }{
 		{"", "", ""},
 		{"", "vm-given", "vm-given"},
 		{"vm-qemu", "", "vm-qemu"},
 		{"vm-qemu", "vm-given", "vm-given"},
 	} {
-		extra := args
+		var extra []string
 		if tc.qemuName != "" {
-			extra = append(extra[:len(extra):len(extra)], "-name", "guest="+tc.qemuName)
+			extra = []string{"-name", "guest=" + tc.qemuName}
 		}
-		q := testenv.StartQEMU(t, extra...)
+		q, _ := startDomain(t, domainXML("x", xUser), extra...)
 		ctx := ctxT(t)
 		mon, err := qmp.Dial(ctx, q.Socket, nil)
 		if err != nil {

@@ -221,16 +221,7 @@ func TestIntegrationReadWiring(t *testing.T) {
 	testenv.RequireQEMU(t)
 	ctx := ctxT(t)
 	xml := domainXML("rw", xNone, iface(macB, "user", ""))
-	dom, err := domain.ParseDomain(xml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args, err := dom.QEMUArgs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	args = append(args, "-netdev", "user,id=hostnet9", "-device", "e1000,id=other,netdev=hostnet9,mac=52:54:00:00:00:09")
-	q := testenv.StartQEMU(t, args...)
+	q, dom := startDomain(t, xml, "-netdev", "user,id=hostnet9", "-device", "e1000,id=other,netdev=hostnet9,mac=52:54:00:00:00:09")
 	mon, err := qmp.Dial(ctx, q.Socket, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -278,15 +269,7 @@ func TestIntegrationReadWiring(t *testing.T) {
 func TestIntegrationLinkStateNotReported(t *testing.T) {
 	testenv.RequireQEMU(t)
 	ctx := ctxT(t)
-	dom, err := domain.ParseDomain(domainXML("ls", xNone, `<interface type='none'><mac address='`+macB+`'/><model type='e1000'/></interface>`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args, err := dom.QEMUArgs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := testenv.StartQEMU(t, args...)
+	q, _ := startDomain(t, domainXML("ls", xNone, `<interface type='none'><mac address='`+macB+`'/><model type='e1000'/></interface>`))
 	mon, err := qmp.Dial(ctx, q.Socket, nil)
 	if err != nil {
 		t.Fatal(err)

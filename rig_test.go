@@ -205,8 +205,9 @@ func newRig(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, iface
 	return newRigXML(t, ns, cfg, name, domainXML(name, ifaces...))
 }
 
-// newRigXML is newRig for a whole domain document named name.
-func newRigXML(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, xml []byte) *rig {
+// startDomain starts a guest-less QEMU with the NIC arguments of the
+// domain xml, plus extra arguments.
+func startDomain(t testing.TB, xml []byte, extra ...string) (*testenv.QEMU, *domain.Domain) {
 	t.Helper()
 	dom, err := domain.ParseDomain(xml, nil)
 	if err != nil {
@@ -216,7 +217,13 @@ func newRigXML(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, xm
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := testenv.StartQEMU(t, append(args, "-name", "guest="+name)...)
+	return testenv.StartQEMU(t, append(args, extra...)...), dom
+}
+
+// newRigXML is newRig for a whole domain document named name.
+func newRigXML(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, xml []byte) *rig {
+	t.Helper()
+	q, dom := startDomain(t, xml, "-name", "guest="+name)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	mon, err := qmp.Dial(ctx, q.Socket, nil)
