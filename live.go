@@ -47,7 +47,7 @@ func AttachRunning(ctx context.Context, qmpSocket, name string, cfg *Config) (*V
 
 // attachRunning makes a VM around mon from its live domain.
 func attachRunning(ctx context.Context, mon Monitor, closer io.Closer, name string, c *Config) (*VM, error) {
-	dom, err := liveDomain(ctx, mon, c.Host, name)
+	dom, err := LiveDomain(ctx, mon, c.Host, name)
 	if err != nil {
 		return nil, err
 	}
@@ -73,10 +73,6 @@ func attachRunning(ctx context.Context, mon Monitor, closer io.Closer, name stri
 // them). name is the domain name ("" asks QEMU, see [AttachRunning]); host
 // may be nil when no host links are to be found. It changes nothing.
 func LiveDomain(ctx context.Context, mon Monitor, host backend.Host, name string) (*domain.Domain, error) {
-	return liveDomain(ctx, mon, host, name)
-}
-
-func liveDomain(ctx context.Context, mon Monitor, host backend.Host, name string) (*domain.Domain, error) {
 	if name == "" {
 		var qn struct {
 			Name string `json:"name"`
@@ -168,21 +164,17 @@ func readPCI(ctx context.Context, mon Monitor) (string, map[string]int, error) {
 func readDevice(ctx context.Context, mon Monitor, ns *NICState, typ string) (domain.Device, error) {
 	path := "/machine/peripheral/" + ns.Device
 	dev := domain.Device{ID: ns.Device, Driver: typ, MAC: ns.MAC, Hub: ns.Hub, DevFn: -1}
-	props := []struct {
+	type field struct {
 		prop string
 		out  any
-	}{
-		{"multifunction", &dev.Multifunction}, {"bootindex", &dev.BootIndex},
-		{"rombar", &dev.ROMBar}, {"romfile", &dev.ROMFile},
 	}
+	fields := []field{{"multifunction", &dev.Multifunction}, {"bootindex", &dev.BootIndex},
+		{"rombar", &dev.ROMBar}, {"romfile", &dev.ROMFile}}
 	if strings.HasPrefix(typ, "virtio-net-") {
-		props = append(props, struct {
-			prop string
-			out  any
-		}{"host_mtu", &dev.HostMTU})
+		fields = append(fields, field{"host_mtu", &dev.HostMTU})
 	}
-	for _, g := range props {
-		if err := call(ctx, mon, g.out, "qom-get", backend.Object("path", path, "property", g.prop)); err != nil {
+	for _, f := range fields {
+		if err := call(ctx, mon, f.out, "qom-get", backend.Object("path", path, "property", f.prop)); err != nil {
 			return domain.Device{}, err
 		}
 	}
