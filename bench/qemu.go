@@ -34,9 +34,10 @@ func (q *qemuProc) sock() string { return q.sockets[0] }
 // kill kills QEMU, reaps it and removes its files.
 func (q *qemuProc) kill() { q.q.Kill() }
 
-// qemuVersion returns the first line of `qemu-system-x86_64 --version`.
+// qemuVersion returns the first line of the QEMU binary's --version
+// (qemuproc.Binary: $NICPLUG_QEMU or qemu-system-x86_64).
 func qemuVersion() string {
-	out, err := exec.Command(qemuproc.Binary, "--version").Output()
+	out, err := exec.Command(qemuproc.Binary(), "--version").Output()
 	if err != nil {
 		return "QEMU not found"
 	}

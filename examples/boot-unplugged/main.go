@@ -23,6 +23,7 @@ import (
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/examples/internal/exenv"
+	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
 const domainXML = `<domain type='qemu'>
@@ -36,7 +37,7 @@ const domainXML = `<domain type='qemu'>
 </domain>`
 
 func main() {
-	qemuBin := flag.String("qemu", "qemu-system-x86_64", "QEMU binary")
+	qemuBin := flag.String("qemu", qemuproc.Binary(), "QEMU binary ($NICPLUG_QEMU, else qemu-system-x86_64)")
 	sock := flag.String("qmp", "", "where to create QEMU's QMP socket (default: a temporary directory)")
 	wait := flag.Bool("wait", false, "keep the VM running until interrupted")
 	flag.Parse()

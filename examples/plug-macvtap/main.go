@@ -23,6 +23,7 @@ import (
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/examples/internal/exenv"
+	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
 const domainXML = `<domain type='qemu'>
@@ -47,7 +48,7 @@ const noneXML = `<interface type='none'>
 </interface>`
 
 func main() {
-	qemuBin := flag.String("qemu", "qemu-system-x86_64", "QEMU binary")
+	qemuBin := flag.String("qemu", qemuproc.Binary(), "QEMU binary ($NICPLUG_QEMU, else qemu-system-x86_64)")
 	sock := flag.String("qmp", "", "where to create QEMU's QMP socket (default: a temporary directory)")
 	parent := flag.String("parent", "", "macvtap parent link (default: a veth in a namespace created for the example)")
 	flag.Parse()

@@ -34,6 +34,7 @@ import (
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/examples/internal/exenv"
+	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
 // defaultDomain is used without --domain: two unplugged NICs.
@@ -54,7 +55,7 @@ const defaultDomain = `<domain type='qemu'>
 </domain>`
 
 func main() {
-	qemuBin := flag.String("qemu", "qemu-system-x86_64", "QEMU binary (when starting one)")
+	qemuBin := flag.String("qemu", qemuproc.Binary(), "QEMU binary ($NICPLUG_QEMU, else qemu-system-x86_64) (when starting one)")
 	sock := flag.String("qmp", "", "QMP socket of a running QEMU (default: start one)")
 	domPath := flag.String("domain", "", "the VM's domain XML (default: two unplugged NICs, ua-lan and ua-wan)")
 	dir := flag.String("dir", "", "directory of desired <interface> XML files (required)")

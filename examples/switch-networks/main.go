@@ -23,6 +23,7 @@ import (
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/examples/internal/exenv"
+	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
 const domainXML = `<domain type='qemu'>
@@ -55,7 +56,7 @@ const udpXML = `<interface type='udp'>
 </interface>`
 
 func main() {
-	qemuBin := flag.String("qemu", "qemu-system-x86_64", "QEMU binary")
+	qemuBin := flag.String("qemu", qemuproc.Binary(), "QEMU binary ($NICPLUG_QEMU, else qemu-system-x86_64)")
 	sock := flag.String("qmp", "", "where to create QEMU's QMP socket (default: a temporary directory)")
 	parent := flag.String("parent", "", "switch to a macvtap on this link (root); default: a UDP socket")
 	hold := flag.Duration("carrier-hold", time.Second, "keep the link down this long during each move (0: nicplug.DefaultCarrierHold, negative: none)")

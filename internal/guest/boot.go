@@ -20,7 +20,6 @@ import (
 
 // Defaults used by [Boot] for zero Config fields.
 const (
-	DefaultQEMU    = "qemu-system-x86_64"
 	DefaultMachine = "q35,accel=tcg"
 	DefaultMemory  = "128M"
 )
@@ -52,7 +51,8 @@ type Config struct {
 	Machine string
 	// KernelArgs are appended to DefaultKernelArgs.
 	KernelArgs []string
-	// QEMU is the emulator binary. Empty means DefaultQEMU from PATH.
+	// QEMU is the emulator binary. Empty means $NICPLUG_QEMU, else
+	// qemu-system-x86_64, from PATH (see qemuproc.Binary).
 	QEMU string
 	// Stderr receives QEMU's standard error as well as the guest's own
 	// record of it (shown in errors). Nil means only the record.
@@ -105,7 +105,7 @@ func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
 	}
 	bin := cfg.QEMU
 	if bin == "" {
-		bin = DefaultQEMU
+		bin = qemuproc.Binary()
 	}
 	bin, err = exec.LookPath(bin)
 	if err != nil {

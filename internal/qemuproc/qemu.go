@@ -14,15 +14,13 @@ import (
 	"github.com/nicplug/nicplug/internal/child"
 )
 
-// Binary is the emulator [Start] runs when Config.Binary is empty.
-const Binary = "qemu-system-x86_64"
-
 // stderrKeep is how much of QEMU's standard error a QEMU keeps.
 const stderrKeep = 64 << 10
 
 // Config configures [Start]. A nil *Config means defaults.
 type Config struct {
-	// Binary is the emulator. Empty means Binary, looked up in PATH.
+	// Binary is the emulator. Empty means [Binary] ($NICPLUG_QEMU or
+	// qemu-system-x86_64), looked up in PATH.
 	Binary string
 	// Accel is the -machine accel property. Empty means "tcg".
 	Accel string
@@ -67,7 +65,7 @@ func Start(ctx context.Context, cfg *Config) (_ *QEMU, err error) {
 	}
 	bin := cfg.Binary
 	if bin == "" {
-		bin = Binary
+		bin = Binary()
 	}
 	bin, err = exec.LookPath(bin)
 	if err != nil {

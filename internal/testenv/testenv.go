@@ -5,6 +5,7 @@
 // # Skips
 //
 // Tests that need privileges or QEMU call [RequireRoot] or [RequireQEMU].
+// The QEMU binary is $NICPLUG_QEMU when set, else qemu-system-x86_64.
 // On a developer machine without them the test skips with a specific reason.
 // When the environment variable NICPLUG_CI is set to a non-empty value (CI
 // sets it), such a skip becomes a test failure instead: CI never skips.
@@ -17,8 +18,11 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+
+	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
 // CIVar is the environment variable that turns skips into failures.
@@ -52,16 +56,20 @@ func RequireRoot(t TB) {
 	}
 }
 
-// QEMUBinary is the emulator every test uses.
-const QEMUBinary = "qemu-system-x86_64"
-
-// RequireQEMU skips (or fails under CI) unless qemu-system-x86_64 is on PATH.
-// It returns the binary's path.
+// RequireQEMU skips (or fails under CI) unless the QEMU binary every test
+// uses is found: $NICPLUG_QEMU (a path, or a name in PATH), else
+// qemu-system-x86_64 in PATH (see [qemuproc.Binary]). It returns the
+// binary's path.
 func RequireQEMU(t TB) string {
 	t.Helper()
-	p, err := exec.LookPath(QEMUBinary)
+	bin := qemuproc.Binary()
+	p, err := exec.LookPath(bin)
 	if err != nil {
-		Skip(t, QEMUBinary+" not found on PATH (apt-get install qemu-system-x86)")
+		hint := "apt-get install qemu-system-x86"
+		if os.Getenv(qemuproc.BinaryVar) != "" {
+			hint = "check " + qemuproc.BinaryVar
+		}
+		Skip(t, fmt.Sprintf("%s not found (%s)", bin, hint))
 	}
 	return p
 }
