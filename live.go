@@ -2,6 +2,7 @@ package nicplug
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -160,25 +161,50 @@ func readPCI(ctx context.Context, mon Monitor) (string, map[string]int, error) {
 
 // readDevice reads the properties of ns's NIC, of QOM type typ, that a
 // domain describes besides its PCI address: one qom-get each (QEMU 7.2
-// has no call that reads several).
+// has no call that reads several). Numbers are read whatever their JSON
+// type or sign, because QEMU changes property types between versions
+// (rombar: uint32 defaulting to 1 on 7.2, int32 defaulting to -1 on 10.0).
 func readDevice(ctx context.Context, mon Monitor, ns *NICState, typ string) (domain.Device, error) {
 	path := "/machine/peripheral/" + ns.Device
 	dev := domain.Device{ID: ns.Device, Driver: typ, MAC: ns.MAC, Hub: ns.Hub, DevFn: -1}
+	var bootIndex, romBar, hostMTU qomInt
 	type field struct {
 		prop string
 		out  any
 	}
-	fields := []field{{"multifunction", &dev.Multifunction}, {"bootindex", &dev.BootIndex},
-		{"rombar", &dev.ROMBar}, {"romfile", &dev.ROMFile}}
+	fields := []field{{"multifunction", &dev.Multifunction}, {"bootindex", &bootIndex},
+		{"rombar", &romBar}, {"romfile", &dev.ROMFile}}
 	if strings.HasPrefix(typ, "virtio-net-") {
-		fields = append(fields, field{"host_mtu", &dev.HostMTU})
+		fields = append(fields, field{"host_mtu", &hostMTU})
 	}
 	for _, f := range fields {
 		if err := call(ctx, mon, f.out, "qom-get", backend.Object("path", path, "property", f.prop)); err != nil {
 			return domain.Device{}, err
 		}
 	}
+	if hostMTU < 0 {
+		return domain.Device{}, fmt.Errorf("nicplug: read back: %s host_mtu %d", ns.Device, hostMTU)
+	}
+	dev.BootIndex, dev.ROMBar, dev.HostMTU = int(bootIndex), int(romBar), uint(hostMTU)
 	return dev, nil
+}
+
+// qomInt decodes a QOM integer property of any width and sign, as
+// qom-get returns it.
+type qomInt int64
+
+// UnmarshalJSON accepts any JSON integer that fits in an int64.
+func (q *qomInt) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if len(b) == 0 || b[0] == '"' || json.Unmarshal(b, &n) != nil {
+		return fmt.Errorf("not a number: %s", b)
+	}
+	v, err := n.Int64()
+	if err != nil {
+		return fmt.Errorf("not an integer: %s", b)
+	}
+	*q = qomInt(v)
+	return nil
 }
 
 // recoverBackend returns the spec of the backend attached to ns's hub when

@@ -27,8 +27,10 @@ type Device struct {
 	Multifunction bool
 	// BootIndex is the device's "bootindex", -1 for none.
 	BootIndex int
-	// ROMBar is the device's "rombar" (0 = off).
-	ROMBar uint
+	// ROMBar is the device's "rombar": 0 is off, any other value on.
+	// Its type and default differ between QEMU versions: 7.2 reports an
+	// unsigned 1 by default, 9.x and 10.0 a signed -1 ("auto").
+	ROMBar int
 	// ROMFile is the device's "romfile" ("" = no option ROM).
 	ROMFile string
 	// HostMTU is a virtio-net device's "host_mtu" (0 = none).
