@@ -213,10 +213,7 @@ func startDomain(t testing.TB, xml []byte, extra ...string) (*testenv.QEMU, *dom
 	if err != nil {
 		t.Fatal(err)
 	}
-	args, err := dom.QEMUArgs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	args := testenv.QEMUArgs(t, dom)
 	return testenv.StartQEMU(t, append(args, extra...)...), dom
 }
 

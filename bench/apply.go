@@ -70,7 +70,7 @@ func startDomainQEMU(ctx context.Context, xml []byte) (*qemuProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	args, err := dom.QEMUArgs()
+	args, err := qemuArgs(ctx, dom)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func nicplugGuest(ctx context.Context, a *guest.Assets, bootXML string, cfg *nic
 	if err != nil {
 		return nil, nil, err
 	}
-	args, err := dom.QEMUArgs()
+	args, err := qemuArgs(ctx, dom)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
@@ -43,4 +44,14 @@ func qemuVersion() string {
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimSpace(line)
+}
+
+// qemuArgs returns dom's NIC arguments for the QEMU the bench runs
+// (qemuproc.Binary).
+func qemuArgs(ctx context.Context, dom *domain.Domain) ([]string, error) {
+	v, err := qemuproc.Version(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	return dom.QEMUArgsFor(&domain.ArgsOptions{QEMU: v})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/internal/guest"
 	"github.com/nicplug/nicplug/internal/lab"
+	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
 // options are the demo's flags.
@@ -84,7 +85,11 @@ func run(ctx context.Context, opts options, w io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	args, err := d.QEMUArgs()
+	ver, err := qemuproc.Version(ctx, "")
+	if err != nil {
+		return err
+	}
+	args, err := d.QEMUArgsFor(&domain.ArgsOptions{QEMU: ver})
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func ExampleDomain_QEMUArgs() {
 	}
 	// Output:
 	// -netdev {"type":"hubport","id":"np.lan.nic","hubid":0}
-	// -device {"driver":"virtio-net-pci","id":"lan","netdev":"np.lan.nic","mac":"52:54:00:0f:7d:ad"}
+	// -device {"driver":"virtio-net-pci","id":"lan","netdev":"np.lan.nic","mac":"52:54:00:0f:7d:ad","csum":false,"guest_csum":false,"guest_tso4":false,"guest_tso6":false,"guest_ecn":false,"guest_ufo":false,"host_tso4":false,"host_tso6":false,"host_ecn":false,"host_ufo":false}
 	// -netdev {"type":"hubport","id":"np.net1.nic","hubid":1}
 	// -device {"driver":"e1000","id":"net1","netdev":"np.net1.nic","mac":"52:54:00:0f:7d:ae"}
 	// set_link lan false

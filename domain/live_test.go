@@ -87,7 +87,7 @@ func TestFromDevices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"driver":"virtio-net-pci","id":"net0","netdev":"np.net0.nic","mac":"52:54:00:00:00:01","bus":"pcie.0","addr":"0x5.0x0","bootindex":2,"host_mtu":1400}`; args[3] != want {
+	if want := `{"driver":"virtio-net-pci","id":"net0","netdev":"np.net0.nic","mac":"52:54:00:00:00:01","bus":"pcie.0","addr":"0x5.0x0","bootindex":2,"host_mtu":1400,"csum":false,"guest_csum":false,"guest_tso4":false,"guest_tso6":false,"guest_ecn":false,"guest_ufo":false,"host_tso4":false,"host_tso6":false,"host_ecn":false,"host_ufo":false}`; args[3] != want {
 		t.Errorf("net0 -device:\n got %s\nwant %s", args[3], want)
 	}
 	if want := `{"driver":"e1000","id":"net1","netdev":"np.net1.nic","mac":"52:54:00:00:00:02","bus":"pcie.0","addr":"0xb.0x0","rombar":0,"romfile":""}`; args[7] != want {

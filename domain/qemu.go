@@ -27,6 +27,17 @@ type deviceJSON struct {
 	ROMBar        *uint   `json:"rombar,omitempty"`
 	ROMFile       *string `json:"romfile,omitempty"`
 	HostMTU       uint    `json:"host_mtu,omitempty"`
+	offloadsJSON
+}
+
+// ArgsOptions tunes [Domain.QEMUArgsFor]. A nil *ArgsOptions means the
+// defaults.
+type ArgsOptions struct {
+	// QEMU is the version of the QEMU that will run the arguments. The
+	// zero value means the oldest supported (7.2): only properties every
+	// supported QEMU has are emitted. With 8.1 or newer, a virtio-net NIC
+	// also gets its USO offloads turned off explicitly.
+	QEMU QEMUVersion
 }
 
 // QEMUArgs returns the QEMU command-line arguments for the domain's NICs:
@@ -50,13 +61,28 @@ type deviceJSON struct {
 // q35, pci.0 for pc); other buses are refused because nicplug does not
 // create PCI controllers. <boot order> becomes bootindex, <rom bar> rombar,
 // <rom enabled='no'> an empty romfile, and <mtu> host_mtu (virtio only).
-func (d *Domain) QEMUArgs() ([]string, error) {
+//
+// A virtio-net NIC also gets every offload that needs a vnet_hdr peer
+// turned off ("csum":false, "guest_tso4":false, …; see offloads.go): QEMU
+// would clear them anyway behind a hub port, and saying so keeps QEMUs
+// that check a NIC's offloads against its peer from refusing it.
+//
+// QEMUArgs is QEMUArgsFor(nil): arguments that every supported QEMU (7.2
+// to 10.0) accepts.
+func (d *Domain) QEMUArgs() ([]string, error) { return d.QEMUArgsFor(nil) }
+
+// QEMUArgsFor is [Domain.QEMUArgs] for the QEMU opts names.
+func (d *Domain) QEMUArgsFor(opts *ArgsOptions) ([]string, error) {
+	var o ArgsOptions
+	if opts != nil {
+		o = *opts
+	}
 	var args []string
 	for i, n := range d.NICs {
 		if n.Index != i {
 			return nil, fmt.Errorf("domain: qemu args: NICs[%d] has Index %d", i, n.Index)
 		}
-		netdev, device, err := d.nicArgs(n)
+		netdev, device, err := d.nicArgs(n, o.QEMU)
 		if err != nil {
 			return nil, fmt.Errorf("domain: qemu args: interface %s: %w", n.DeviceID(), err)
 		}
@@ -65,7 +91,7 @@ func (d *Domain) QEMUArgs() ([]string, error) {
 	return args, nil
 }
 
-func (d *Domain) nicArgs(n *NIC) (netdev, device string, err error) {
+func (d *Domain) nicArgs(n *NIC, v QEMUVersion) (netdev, device string, err error) {
 	id := n.DeviceID()
 	if err := checkDeviceID(id); err != nil {
 		return "", "", err
@@ -82,6 +108,9 @@ func (d *Domain) nicArgs(n *NIC) (netdev, device string, err error) {
 		return "", "", fmt.Errorf("model type '%s' is not supported", n.Model())
 	}
 	dev := deviceJSON{Driver: drv, ID: id, Netdev: n.HubPortID(), MAC: mac}
+	if strings.HasPrefix(drv, "virtio-net-") {
+		dev.offloadsJSON = hubOffloads(v)
+	}
 	if a := n.XML.Address; a != nil {
 		p, err := pciAddress(a)
 		if err != nil {

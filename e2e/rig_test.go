@@ -63,10 +63,7 @@ func boot(t *testing.T, nic []byte, cfg *nicplug.Config) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args, err := d.QEMUArgs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	args := testenv.QEMUArgs(t, d)
 	// Start builds the assets once per test binary (or skips), and logs
 	// the guest's console when the test fails.
 	g := guest.Start(t, &guest.Config{ExtraArgs: args, Paused: true})

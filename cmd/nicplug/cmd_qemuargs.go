@@ -4,27 +4,40 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/nicplug/nicplug/domain"
 )
 
 const qemuArgsDoc = `
 Print the QEMU command-line arguments for the domain's NICs, one per line
 (bash: mapfile -t args < <(nicplug qemu-args d.xml)), or with --shell as one
 shell-quoted line. Each NIC gets a hub of its own and no backend: start QEMU
-with -S, then run 'nicplug start'.
+with -S, then run 'nicplug start'. A virtio-net NIC gets its offloads turned
+off explicitly (a hub port cannot take them). --qemu-version names the QEMU
+that will run the arguments (10.0.2, or what 'qemu-system-x86_64 --version'
+prints): from 8.1 on, the USO offloads are named too. Without it the
+arguments suit every supported QEMU (7.2 to 10.0).
 `
 
 func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("qemu-args")
 	shell := fs.Bool("shell", false, "print one shell-quoted line")
+	qemuVersion := fs.String("qemu-version", "", "the QEMU version that runs the arguments (default: any supported)")
 	pos, err := parse(e, fs, args, 1, 1)
 	if err != nil {
 		return err
+	}
+	var opts domain.ArgsOptions
+	if *qemuVersion != "" {
+		if opts.QEMU, err = domain.ParseQEMUVersion(*qemuVersion); err != nil {
+			return usageErrorf("--qemu-version: %w", err)
+		}
 	}
 	d, _, err := readDomain(pos[0])
 	if err != nil {
 		return err
 	}
-	qargs, err := d.QEMUArgs()
+	qargs, err := d.QEMUArgsFor(&opts)
 	if err != nil {
 		return usageErrorf("%s: %w", pos[0], err)
 	}

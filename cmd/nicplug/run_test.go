@@ -64,6 +64,8 @@ func TestRunUsage(t *testing.T) {
 		{name: "qemu-args no file", args: []string{"qemu-args"}, code: 2, stderr: "nicplug: qemu-args: missing arguments"},
 		{name: "qemu-args two files", args: []string{"qemu-args", td + "domain.xml", "x.xml"}, code: 2, stderr: `unexpected argument "x.xml"`},
 		{name: "qemu-args missing file", args: []string{"qemu-args", td + "nope.xml"}, code: 2, stderr: "open testdata/nope.xml: no such file or directory"},
+		{name: "qemu-args bad version", args: []string{"qemu-args", "--qemu-version", "ten", td + "domain.xml"}, code: 2, stderr: `nicplug: qemu-args: --qemu-version: domain: QEMU version "ten": want MAJOR.MINOR[.MICRO]`},
+		{name: "qemu-args 10.0", args: []string{"qemu-args", "--qemu-version", "QEMU emulator version 10.0.2 (Debian)", td + "domain.xml"}, code: 0, stdout: `"host_uso":false`},
 		{name: "qemu-args bad xml", args: []string{"qemu-args", td + "bad.xml"}, code: 2, stderr: "testdata/bad.xml: domain: malformed XML"},
 		{name: "qemu-args interface not domain", args: []string{"qemu-args", td + "iface-user.xml"}, code: 2, stderr: "testdata/iface-user.xml: domain:"},
 		{name: "start no qmp", args: []string{"start", td + "domain.xml"}, code: 2, stderr: "nicplug: start: --qmp is required"},

@@ -1,6 +1,13 @@
 package qemuproc
 
-import "os"
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/nicplug/nicplug/domain"
+)
 
 // BinaryVar is the environment variable that names the QEMU binary every
 // helper starts: tests, the guest harness, benchmarks, the demo and the
@@ -19,4 +26,21 @@ func Binary() string {
 		return b
 	}
 	return DefaultBinary
+}
+
+// Version runs `bin --version` (bin "" means [Binary]) and parses the
+// first line it prints.
+func Version(ctx context.Context, bin string) (domain.QEMUVersion, error) {
+	if bin == "" {
+		bin = Binary()
+	}
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return domain.QEMUVersion{}, fmt.Errorf("qemuproc: %s --version: %w", bin, err)
+	}
+	v, err := domain.ParseQEMUVersion(string(out))
+	if err != nil {
+		return domain.QEMUVersion{}, fmt.Errorf("qemuproc: %s: %w", bin, err)
+	}
+	return v, nil
 }

@@ -3,9 +3,11 @@ package testenv
 import (
 	"context"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/internal/child"
 	"github.com/nicplug/nicplug/internal/qemuproc"
 )
@@ -55,3 +57,35 @@ func (q *QEMU) Done() <-chan struct{} { return q.q.Done() }
 // Wait waits for QEMU to exit and returns its exit status, or returns an
 // error wrapping ctx's when ctx ends first.
 func (q *QEMU) Wait(ctx context.Context) error { return q.q.Wait(ctx) }
+
+// versions caches QEMUVersion per binary path.
+var versions sync.Map // string → domain.QEMUVersion
+
+// QEMUVersion returns the version of the QEMU binary tests use
+// ([RequireQEMU]), failing the test when it cannot be read.
+func QEMUVersion(t TB) domain.QEMUVersion {
+	t.Helper()
+	bin := RequireQEMU(t)
+	if v, ok := versions.Load(bin); ok {
+		return v.(domain.QEMUVersion)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	v, err := qemuproc.Version(ctx, bin)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	versions.Store(bin, v)
+	return v
+}
+
+// QEMUArgs returns dom's NIC arguments for the QEMU tests use
+// ([domain.Domain.QEMUArgsFor] its [QEMUVersion]).
+func QEMUArgs(t TB, dom *domain.Domain) []string {
+	t.Helper()
+	args, err := dom.QEMUArgsFor(&domain.ArgsOptions{QEMU: QEMUVersion(t)})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return args
+}
