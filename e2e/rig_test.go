@@ -54,9 +54,9 @@ type rig struct {
 }
 
 // boot boots a guest paused with the QEMU arguments of the domain made of
-// nic, attaches nicplug with cfg, starts it and waits for the guest's ready
-// event. Everything is closed in t.Cleanup.
-func boot(t *testing.T, nic []byte, cfg *nicplug.Config) *rig {
+// nic (plus extra QEMU arguments), attaches nicplug with cfg, starts it and
+// waits for the guest's ready event. Everything is closed in t.Cleanup.
+func boot(t *testing.T, nic []byte, cfg *nicplug.Config, extra ...string) *rig {
 	t.Helper()
 	xml := domainXML("e2e-"+strings.ReplaceAll(t.Name(), "/", "-"), nic)
 	d, err := domain.ParseDomain(xml, nil)
@@ -66,7 +66,7 @@ func boot(t *testing.T, nic []byte, cfg *nicplug.Config) *rig {
 	args := testenv.QEMUArgs(t, d)
 	// Start builds the assets once per test binary (or skips), and logs
 	// the guest's console when the test fails.
-	g := guest.Start(t, &guest.Config{ExtraArgs: args, Paused: true})
+	g := guest.Start(t, &guest.Config{ExtraArgs: append(args, extra...), Paused: true})
 	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
 	vm, err := nicplug.Attach(ctx, g.QMPSocket(), xml, cfg)
