@@ -64,6 +64,9 @@ type VM struct {
 	// linkUnknown marks the devices whose link state nicplug has not set
 	// since it attached without the domain ([AttachRunning]).
 	linkUnknown map[string]bool
+	// known is the state as of the last full read-back, updated by each
+	// plan applied since; nil after a failure (see readcache.go).
+	known *State
 	// epoch counts applied plans; a plan computed in an older epoch is
 	// stale.
 	epoch uint64
@@ -173,7 +176,7 @@ func (v *VM) PlanStart(ctx context.Context) (*Plan, error) {
 }
 
 func (v *VM) planStart(ctx context.Context) (*Plan, error) {
-	st, err := readState(ctx, v.mon, v.exec.host, v.name, v.dom)
+	st, err := v.readState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +232,7 @@ func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := readState(ctx, v.mon, v.exec.host, v.name, v.dom)
+	st, err := v.planState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -281,13 +284,16 @@ func (v *VM) apply(ctx context.Context, p *Plan) error {
 	}
 	var leftover *leftoverFDError
 	if err := v.exec.apply(ctx, p); err != nil && !errors.As(err, &leftover) {
+		v.forget()
 		return err
 	}
 	v.epoch++
 	p.commit(v)
 	if leftover != nil {
+		v.forget()
 		return leftover
 	}
+	v.applied(p)
 	return nil
 }
 
@@ -310,7 +316,19 @@ func (v *VM) State(ctx context.Context) (*State, error) {
 		return nil, err
 	}
 	defer v.mu.Unlock()
-	return readState(ctx, v.mon, v.exec.host, v.name, v.dom)
+	return v.readState(ctx)
+}
+
+// readState reads everything back (see [readState]) and remembers it as
+// what the VM knows; a failed read forgets.
+func (v *VM) readState(ctx context.Context) (*State, error) {
+	st, err := readState(ctx, v.mon, v.exec.host, v.name, v.dom)
+	if err != nil {
+		v.forget()
+		return nil, err
+	}
+	v.remember(st)
+	return st, nil
 }
 
 // Interface is one NIC's live wiring, as [VM.Interfaces] reports it.
@@ -357,7 +375,7 @@ func (v *VM) Interfaces(ctx context.Context) ([]Interface, error) {
 		return nil, err
 	}
 	defer v.mu.Unlock()
-	st, err := readState(ctx, v.mon, v.exec.host, v.name, v.dom)
+	st, err := v.readState(ctx)
 	if err != nil {
 		return nil, err
 	}
