@@ -73,10 +73,28 @@
 // generation and a hash of their spec, so read-back tells which backend is
 // attached. Applying the same update twice gives a noop plan the second
 // time; after a crash mid-plan the next plan removes leftovers (standalone
-// backends, stray hub ports, host links without a backend) first. QEMU
-// 7.2 cannot report a NIC's link state (see [Interface] for every query
-// checked), so a VM remembers the state it set; when read-back shows an
-// interrupted plan, the next plan sets the link explicitly.
+// backends, stray hub ports, host links without a backend) first. No QEMU
+// up to 10.0 can report a NIC's link state (see [Interface] for every
+// query checked), so a VM remembers the state it set; when read-back shows
+// an interrupted plan, the next plan sets the link explicitly.
+//
+// # Read-back
+//
+// The first plan of a VM, [VM.State], [VM.Interfaces], and every plan
+// after a failed one read everything back: query-status, qom-list, the
+// NICs' netdev and MAC (qom-get), `info network` and the host links
+// tagged with the VM's name. Between plans applied without error on one
+// connection, an update is planned from `info network` alone (each NIC's
+// hub port, its peer and MAC, and what sits on its hub), checked against
+// what the VM knows, with the host links as its plans left them; anything
+// unexpected falls back to the full read-back.
+//
+// # QEMU versions
+//
+// Tested on QEMU 7.2 and 10.0. Read-back takes QOM properties whatever
+// their type or sign (rombar is unsigned, default 1, on 7.2 and signed,
+// default -1, on 10.0), and nicplug never deletes a NIC's own peer, whose
+// netdev_del semantics changed in 10.0 (and 9.2.3, 8.2.10).
 //
 // # Concurrency
 //
