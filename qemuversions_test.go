@@ -24,7 +24,12 @@ import (
 // dialQEMU starts a guest-less QEMU with extra arguments and connects to it.
 func dialQEMU(t *testing.T, extra ...string) (*qmp.Client, qmp.Version) {
 	t.Helper()
-	q := testenv.StartQEMU(t, extra...)
+	return dial(t, testenv.StartQEMU(t, extra...))
+}
+
+// dial connects to q; the connection is closed in t.Cleanup.
+func dial(t *testing.T, q *testenv.QEMU) (*qmp.Client, qmp.Version) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	c, err := qmp.Dial(ctx, q.Socket, nil)
@@ -61,14 +66,9 @@ func atLeast(v qmp.Version, major, minor, micro int) bool {
 func TestIntegrationQEMURombarDefault(t *testing.T) {
 	testenv.RequireQEMU(t)
 	q, dom := startDomain(t, domainXML("rombar", iface("52:54:00:00:00:31", "none", "")))
+	c, v := dial(t, q)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	c, err := qmp.Dial(ctx, q.Socket, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	v := c.Version()
 	var bar json.Number
 	execute(t, c, &bar, "qom-get", map[string]string{"path": "/machine/peripheral/net0", "property": "rombar"})
 	switch {
