@@ -70,7 +70,7 @@ func (ni *NetworkInfo) Client(name string) (*Client, bool) {
 }
 
 // ParseInfoNetwork parses the text QEMU prints for `info network` (checked
-// against QEMU 7.2; "\r\n" and "\n" line ends both work). Filter lines are
+// against QEMU 7.2 and 10.0; "\r\n" and "\n" line ends both work). Filter lines are
 // skipped. An unrecognized line is an error naming it.
 func ParseInfoNetwork(text string) (*NetworkInfo, error) {
 	ni := &NetworkInfo{}
