@@ -51,6 +51,10 @@ type State struct {
 	Running bool
 	// NICs are the NICs nicplug manages, in domain order.
 	NICs []NICState
+	// Unmanaged are the other NICs QEMU has, with the reason nicplug does
+	// not manage them (filled by a full read-back: [ReadWiring],
+	// [VM.State]).
+	Unmanaged []UnmanagedNIC
 }
 
 // NIC returns the state of the NIC with device id dev.

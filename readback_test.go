@@ -101,7 +101,8 @@ func TestReadWiring(t *testing.T) {
 			{ID: user3.String(), Driver: "user"},
 			{ID: user2.String(), Driver: "user", Port: user2.Port().String()},
 		}},
-	}}
+	}, Unmanaged: []nicplug.UnmanagedNIC{{Name: "moved", Model: "e1000", MAC: "52:54:00:00:00:09", Peer: "hostnet1", PeerType: "user",
+		Reason: "it is peered with hostnet1 (user), not with a hub port of its own (np.moved.nic): it was not booted with the arguments of `nicplug qemu-args`"}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ReadWiring (-want +got):\n%s", diff)
 	}

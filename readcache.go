@@ -63,7 +63,7 @@ func quickState(ctx context.Context, mon Monitor, known *State) (_ *State, ok bo
 	if err != nil {
 		return nil, false, fmt.Errorf("nicplug: read back: %w", err)
 	}
-	st := &State{VM: known.VM, Running: known.Running, NICs: make([]NICState, 0, len(known.NICs))}
+	st := &State{VM: known.VM, Running: known.Running, NICs: make([]NICState, 0, len(known.NICs)), Unmanaged: known.Unmanaged}
 	for _, k := range known.NICs {
 		h, port, found := ni.Port(domain.HubPortIDFor(k.Device))
 		if !found || k.Peer != port.Name || port.Peer == nil || port.Peer.Name != k.Device ||
@@ -120,7 +120,7 @@ func (v *VM) applied(p *Plan) {
 
 // cloneState returns a deep copy of st.
 func cloneState(st *State) *State {
-	c := &State{VM: st.VM, Running: st.Running, NICs: make([]NICState, len(st.NICs))}
+	c := &State{VM: st.VM, Running: st.Running, NICs: make([]NICState, len(st.NICs)), Unmanaged: slices.Clone(st.Unmanaged)}
 	for i, ns := range st.NICs {
 		ns.Backends = slices.Clone(ns.Backends)
 		ns.StrayPorts = slices.Clone(ns.StrayPorts)

@@ -136,6 +136,7 @@ func readWiring(ctx context.Context, mon Monitor, devs []string, types map[strin
 		collect(&ns, ni)
 		st.NICs = append(st.NICs, ns)
 	}
+	st.Unmanaged = unmanaged(ni, st.NICs)
 	return st, nil
 }
 

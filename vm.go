@@ -64,6 +64,10 @@ type VM struct {
 	// linkUnknown marks the devices whose link state nicplug has not set
 	// since it attached without the domain ([AttachRunning]).
 	linkUnknown map[string]bool
+	// linkSet marks the devices whose link state a plan applied on this
+	// VM set (or, for start, left as QEMU booted it): only for those is
+	// links[dev] known rather than the domain's wish.
+	linkSet map[string]bool
 	// known is the state as of the last full read-back, updated by each
 	// plan applied since; nil after a failure (see readcache.go).
 	known *State
@@ -137,6 +141,7 @@ func newVM(mon Monitor, closer io.Closer, dom *domain.Domain, c *Config) (*VM, e
 		links:   map[string]bool{},
 
 		linkUnknown: map[string]bool{},
+		linkSet:     map[string]bool{},
 	}
 	for _, l := range dom.InitialLinks() {
 		v.links[l.DeviceID] = l.Up
@@ -192,6 +197,7 @@ func (v *VM) planStart(ctx context.Context) (*Plan, error) {
 		for _, w := range wants {
 			v.links[w.Device] = w.LinkUp
 			delete(v.linkUnknown, w.Device)
+			v.linkSet[w.Device] = true
 		}
 	})
 	return p, nil
@@ -247,6 +253,7 @@ func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 		v.dom = next
 		v.links[want.Device] = want.LinkUp
 		delete(v.linkUnknown, want.Device)
+		v.linkSet[want.Device] = true
 	})
 	return p, nil
 }
@@ -355,10 +362,14 @@ type Interface struct {
 	MAC string
 	// Hub is the NIC's hub id (-1 if it has none).
 	Hub int
-	// LinkUp is the link state nicplug last set.
+	// LinkUp is the link state nicplug last set on this VM; before any
+	// plan set it, the domain's <link state> (see LinkUnknown).
 	LinkUp bool
-	// LinkUnknown reports that nicplug has not set the link since it
-	// attached without the domain ([AttachRunning]): LinkUp is a guess.
+	// LinkUnknown reports that no plan applied on this VM (since [Attach]
+	// or [AttachRunning]) has set the NIC's link: LinkUp is then what the
+	// domain asks for, or a guess without the domain, not QEMU's state,
+	// which no query reports (QEMU boots every link up; a plan interrupted
+	// in another process may have left it down).
 	LinkUnknown bool
 	// BackendID is the attached backend netdev, "" when unplugged.
 	BackendID string
@@ -382,7 +393,7 @@ func (v *VM) Interfaces(ctx context.Context) ([]Interface, error) {
 	out := make([]Interface, 0, len(st.NICs))
 	for i, ns := range st.NICs {
 		it := Interface{Device: ns.Device, MAC: ns.MAC, Hub: ns.Hub, LinkUp: v.links[ns.Device],
-			LinkUnknown: v.linkUnknown[ns.Device], Backend: domain.Backend{Type: domain.TypeNone}}
+			LinkUnknown: v.linkUnknown[ns.Device] || !v.linkSet[ns.Device], Backend: domain.Backend{Type: domain.TypeNone}}
 		if b, ok := ns.Attached(); ok {
 			it.BackendID, it.Driver, it.Backend = b.ID, b.Driver, domain.Backend{}
 			id, _ := backend.ParseNetdevID(b.ID)

@@ -16,19 +16,28 @@ import (
 
 const showDoc = `
 Print each NIC's live wiring, read back from QEMU: the backend attached to
-its hub (none when unplugged) and its link state.
+its hub (none when unplugged, unknown when it cannot be named) and whether
+the VM runs. NICs in QEMU that nicplug does not manage are listed after the
+table with the reason.
 
-With --domain the NICs are the domain's, the backend is named by its
-configuration when it is the configured one, and the link state is the one
-recorded in DOMAIN.xml. Without it, every NIC nicplug wired (peered with its
-own hub port) is listed; the link state is then unknown, because QEMU does
-not report it, and the backend is named when its spec can be recovered
-(user; direct and bridge from the host devices nicplug created, which the
-VM's name finds: --name, default QEMU's -name).
+The link state is always unknown: no QEMU query reports it, and show runs
+in a process of its own, which set no link. With --domain, the state the
+domain asks for is printed beside it ("unknown (domain: up)"); QEMU's may
+differ (every link is up before 'nicplug start'; an update interrupted
+after its set_link leaves it changed).
+
+With --domain the NICs are the domain's and the backend is named by its
+configuration when it is the configured one. Without it, every NIC nicplug
+wired (peered with its own hub port) is listed, and the backend is named
+when its spec can be recovered (user; direct and bridge from the host
+devices nicplug created, which the VM's name finds: --name, default QEMU's
+-name, and --netns where they are).
 
 --xml prints instead the domain XML rebuilt from QEMU and the host (without
 --domain): the NICs as 'nicplug update' without --domain checks updates
-against them. Backends that cannot be recovered read type='none' there.
+against them. A NIC whose attached backend cannot be recovered reads
+type='none' there, preceded by an XML comment saying so, and show warns on
+standard error.
 `
 
 // nicRow is one NIC in show's output.
@@ -36,8 +45,12 @@ type nicRow struct {
 	Device string `json:"device"`
 	MAC    string `json:"mac"`
 	Hub    int    `json:"hub"`
-	// Link is up, down or unknown.
+	// Link is up or down when known, else unknown (always, from the CLI:
+	// QEMU cannot report it).
 	Link string `json:"link"`
+	// LinkConfigured is, with --domain, the link state the domain asks
+	// for (up or down).
+	LinkConfigured string `json:"link_configured,omitempty"`
 	// Backend is the attached backend: "none", its spec such as
 	// "direct(eth0,bridge)", or "unknown" when it is not the configured one.
 	Backend string `json:"backend"`
@@ -54,6 +67,26 @@ type showOutput struct {
 	VM      string   `json:"vm,omitempty"`
 	Running bool     `json:"running"`
 	NICs    []nicRow `json:"nics"`
+	// Unmanaged are the NICs in QEMU nicplug does not manage.
+	Unmanaged []unmanagedRow `json:"unmanaged,omitempty"`
+}
+
+// unmanagedRow is a NIC nicplug does not manage, and why.
+type unmanagedRow struct {
+	Name   string `json:"name"`
+	Model  string `json:"model,omitempty"`
+	MAC    string `json:"mac,omitempty"`
+	Peer   string `json:"peer,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// unmanagedRows converts the library's report.
+func unmanagedRows(us []nicplug.UnmanagedNIC) []unmanagedRow {
+	var out []unmanagedRow
+	for _, u := range us {
+		out = append(out, unmanagedRow{Name: u.Name, Model: u.Model, MAC: u.MAC, Peer: u.Peer, Reason: u.Reason})
+	}
+	return out
 }
 
 func runShow(ctx context.Context, e *env, args []string) error {
@@ -127,16 +160,18 @@ func showDomain(ctx context.Context, e *env, cf *connFlags, domXML []byte) (*sho
 	if err != nil {
 		return nil, err
 	}
-	out := &showOutput{VM: vm.Name(), Running: st.Running, NICs: []nicRow{}}
+	out := &showOutput{VM: vm.Name(), Running: st.Running, NICs: []nicRow{}, Unmanaged: unmanagedRows(st.Unmanaged)}
 	for _, it := range ifs {
 		ns, ok := st.NIC(it.Device)
 		if !ok {
 			return nil, fmt.Errorf("NIC %s vanished between two read-backs", it.Device)
 		}
 		r := rowOf(ns)
-		r.Link = "down"
-		if it.LinkUp {
-			r.Link = "up"
+		up := map[bool]string{true: "up", false: "down"}[it.LinkUp]
+		if it.LinkUnknown {
+			r.LinkConfigured = up
+		} else {
+			r.Link = up
 		}
 		if it.Backend.Type != "" {
 			r.Backend = it.Backend.String()
@@ -160,7 +195,7 @@ func showLive(ctx context.Context, e *env, cf *connFlags, vmName string) (*showO
 	if err != nil {
 		return nil, err
 	}
-	out := &showOutput{Running: st.Running, NICs: []nicRow{}}
+	out := &showOutput{Running: st.Running, NICs: []nicRow{}, Unmanaged: unmanagedRows(st.Unmanaged)}
 	dom, err := nicplug.LiveDomain(ctx, c, backend.NewNetifHost(cf.netns), vmName)
 	switch {
 	case err == nil:
@@ -191,11 +226,39 @@ func showXML(ctx context.Context, e *env, cf *connFlags, vmName string) error {
 		return err
 	}
 	defer vm.Close()
+	ifs, err := vm.Interfaces(ctx)
+	if err != nil {
+		return err
+	}
 	b, err := vm.Domain().Marshal()
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+	text := string(b)
+	// Interfaces come in domain order, as Marshal writes them: mark each
+	// NIC whose attached backend could not be recovered.
+	var out strings.Builder
+	for _, it := range ifs {
+		i := strings.Index(text, "<interface ")
+		if i < 0 {
+			return fmt.Errorf("show: rebuilt domain has fewer <interface> elements than NICs")
+		}
+		j := strings.LastIndex(text[:i], "\n") + 1
+		out.WriteString(text[:j])
+		if it.BackendID != "" && it.Backend.Type == "" {
+			why := fmt.Sprintf("%s: a backend is attached (netdev %s, %s) that could not be recovered, so it reads type='none' here", it.Device, it.BackendID, it.Driver)
+			if it.Driver == "tap" {
+				why += "; a host device nicplug created for it is found only in the network namespace it is in (--netns)"
+			}
+			fmt.Fprintf(e.stderr, "nicplug: show: warning: %s\n", why)
+			// "--" may not appear inside an XML comment.
+			fmt.Fprintf(&out, "%s<!-- nicplug: %s -->\n", text[j:i], strings.ReplaceAll(why, "(--netns)", "(option netns)"))
+		}
+		out.WriteString(text[j : i+len("<interface ")])
+		text = text[i+len("<interface "):]
+	}
+	out.WriteString(text)
+	_, err = fmt.Fprintf(e.stdout, "%s\n", out.String())
 	return err
 }
 
@@ -223,11 +286,19 @@ func printShow(e *env, out *showOutput) error {
 	if name == "" {
 		name = "(no domain)"
 	}
-	fmt.Fprintf(e.stdout, "vm %s: %s, %d NICs\n", name, state, len(out.NICs))
+	fmt.Fprintf(e.stdout, "vm %s: %s, %d NICs managed by nicplug", name, state, len(out.NICs))
+	if n := len(out.Unmanaged); n > 0 {
+		fmt.Fprintf(e.stdout, ", %d not", n)
+	}
+	fmt.Fprintln(e.stdout)
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tMAC\tHUB\tLINK\tBACKEND\tDRIVER\tNETDEV")
 	for _, r := range out.NICs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Device, r.MAC, r.Hub, r.Link, r.Backend, dash(r.Driver), dash(r.Netdev))
+		link := r.Link
+		if r.LinkConfigured != "" {
+			link += " (domain: " + r.LinkConfigured + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Device, r.MAC, r.Hub, link, r.Backend, dash(r.Driver), dash(r.Netdev))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -237,6 +308,16 @@ func printShow(e *env, out *showOutput) error {
 			fmt.Fprintf(e.stdout, "%s: leftovers of an interrupted plan (the next update removes them): %s\n",
 				r.Device, strings.Join(r.Leftovers, " "))
 		}
+	}
+	for _, u := range out.Unmanaged {
+		desc := strings.TrimSpace(strings.Join([]string{u.Model, u.MAC}, " "))
+		if desc != "" {
+			desc = " (" + desc + ")"
+		}
+		fmt.Fprintf(e.stdout, "%s%s: not managed by nicplug: %s\n", u.Name, desc, u.Reason)
+	}
+	if len(out.NICs) == 0 && len(out.Unmanaged) == 0 {
+		fmt.Fprintln(e.stdout, "QEMU has no NIC")
 	}
 	return nil
 }

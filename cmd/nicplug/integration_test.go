@@ -144,11 +144,11 @@ func TestIntegrationCLI(t *testing.T) {
 	if !st.Running {
 		t.Error("VM not running after start")
 	}
-	want := nicRow{Device: "net0", MAC: "52:54:00:0f:7d:ad", Hub: 0, Link: "down", Backend: "none"}
+	want := nicRow{Device: "net0", MAC: "52:54:00:0f:7d:ad", Hub: 0, Link: "unknown", LinkConfigured: "down", Backend: "none"}
 	if diff := cmp.Diff(want, nic(t, st, "net0"), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("net0 after start (-want +got):\n%s", diff)
 	}
-	if lan := nic(t, st, "ua-lan"); lan.Link != "up" || lan.Backend != "user" || lan.Driver != "user" || lan.Hub != 1 {
+	if lan := nic(t, st, "ua-lan"); lan.Link != "unknown" || lan.LinkConfigured != "up" || lan.Backend != "user" || lan.Driver != "user" || lan.Hub != 1 {
 		t.Errorf("ua-lan after start: %+v", lan)
 	}
 
@@ -176,7 +176,7 @@ func TestIntegrationCLI(t *testing.T) {
 			t.Errorf("update printed:\n%s", out)
 		}
 		r := nic(t, v.show(t, true), "net0")
-		if r.Link != "up" || r.Backend != "user" || r.Driver != "user" || r.Netdev == "" {
+		if r.Link != "unknown" || r.LinkConfigured != "up" || r.Backend != "user" || r.Driver != "user" || r.Netdev == "" {
 			t.Errorf("net0 after plug: %+v", r)
 		}
 		if !strings.Contains(v.infoNetwork(t), r.Netdev+": index=0,type=user") {
@@ -216,7 +216,7 @@ func TestIntegrationCLI(t *testing.T) {
 		if !strings.HasPrefix(out, "plan unplug cli net0: ") || !strings.Contains(out, `set_link {"name":"net0","up":false}`) {
 			t.Errorf("update printed:\n%s", out)
 		}
-		want := nicRow{Device: "net0", MAC: "52:54:00:0f:7d:ad", Hub: 0, Link: "down", Backend: "none"}
+		want := nicRow{Device: "net0", MAC: "52:54:00:0f:7d:ad", Hub: 0, Link: "unknown", LinkConfigured: "down", Backend: "none"}
 		if diff := cmp.Diff(want, nic(t, v.show(t, true), "net0"), cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("net0 after unplug (-want +got):\n%s", diff)
 		}
@@ -321,9 +321,9 @@ func TestIntegrationCLI(t *testing.T) {
 		mustRun(t, 0, "update", "--qmp", sock, "--domain", dom, "testdata/iface-lan-down.xml")
 		out, _ := mustRun(t, 0, "show", "--qmp", sock, "--domain", dom)
 		want := []string{
-			"vm cli: running, 2 NICs",
-			"DEVICE  MAC                HUB  LINK  BACKEND  DRIVER  NETDEV",
-			"net0    52:54:00:0f:7d:ad  0    down  none     -       -",
+			"vm cli: running, 2 NICs managed by nicplug",
+			"DEVICE  MAC                HUB  LINK                    BACKEND  DRIVER  NETDEV",
+			"net0    52:54:00:0f:7d:ad  0    unknown (domain: down)  none     -       -",
 		}
 		lines := strings.Split(out, "\n")
 		if len(lines) < 4 {
@@ -332,7 +332,7 @@ func TestIntegrationCLI(t *testing.T) {
 		if diff := cmp.Diff(want, lines[:3]); diff != "" {
 			t.Errorf("show (-want +got):\n%s", diff)
 		}
-		if f := strings.Fields(lines[3]); len(f) != 7 || f[0] != "ua-lan" || f[3] != "down" || f[4] != "user" {
+		if f := strings.Fields(lines[3]); len(f) != 9 || f[0] != "ua-lan" || f[3] != "unknown" || f[5] != "down)" || f[6] != "user" {
 			t.Errorf("ua-lan line: %q", lines[3])
 		}
 	})
