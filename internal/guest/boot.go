@@ -189,8 +189,15 @@ func qemuArgs(cfg *Config, qmp string, socks []string) []string {
 	mem := cfg.Memory
 	if mem == "" {
 		mem = DefaultMemory
+		if cfg.Assets.Disk != "" {
+			mem = DistroMemory
+		}
 	}
-	kargs := append(append([]string{}, DefaultKernelArgs...), cfg.KernelArgs...)
+	kargs := append([]string{}, DefaultKernelArgs...)
+	if cfg.Assets.Disk != "" {
+		kargs = append(kargs, DistroKernelArgs...)
+	}
+	kargs = append(kargs, cfg.KernelArgs...)
 	args := []string{
 		"-machine", machine, "-nodefaults", "-display", "none", "-no-reboot",
 		"-m", mem,
@@ -203,6 +210,9 @@ func qemuArgs(cfg *Config, qmp string, socks []string) []string {
 		"-serial", "chardev:nicplug-console",
 		"-chardev", "socket,id=nicplug-command,path=" + socks[1],
 		"-serial", "chardev:nicplug-command",
+	}
+	if cfg.Assets.Disk != "" {
+		args = append(args, "-drive", "file="+cfg.Assets.Disk+",if=virtio,format=raw,snapshot=on")
 	}
 	if cfg.Paused {
 		args = append(args, "-S")

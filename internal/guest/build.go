@@ -57,6 +57,13 @@ type Assets struct {
 	KernelVersion string
 	// Package is the kernel's package and version, "name=version".
 	Package string
+	// Disk, when set, is a root file system image (raw ext4) that the
+	// guest boots from, read-only (QEMU's snapshot=on): a distribution
+	// guest from [BuildDistro]. Empty for the busybox initramfs guest.
+	Disk string
+	// Stack is a distribution guest's network stack; empty for the
+	// busybox guest.
+	Stack Stack
 }
 
 // Build returns the guest's kernel and initramfs, building them into the

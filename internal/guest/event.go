@@ -17,7 +17,7 @@ const (
 	// KindInit: /init started (before modules are loaded).
 	KindInit = "init"
 	// KindReady: modules loaded, eth0 up, command channel listening.
-	// Fields: mac=… (eth0's MAC).
+	// Fields: mac=… (eth0's MAC); stack=… on distribution guests.
 	KindReady = "ready"
 	// KindCarrier: eth0's carrier, Args[0] "1" or "0". Reported once after
 	// ready and on every change.
@@ -29,12 +29,18 @@ const (
 	KindRenew = "renew"
 	// KindLeaseFail: udhcpc gave up one round of DISCOVERs.
 	KindLeaseFail = "leasefail"
-	// KindPing: result of the ping of the router after each lease:
+	// KindPing: result of the ping of the router after each lease (or,
+	// on distribution guests, of the default gateway after each KindAddr):
 	// Args are the address and "ok" or "fail".
 	KindPing = "ping"
 	// KindDeconfig: carrier was lost, udhcpc stopped and eth0's IPv4
 	// addresses flushed.
 	KindDeconfig = "deconfig"
+	// KindAddr: a distribution guest's stack put an IPv4 address on eth0,
+	// Args[0] "ADDR/PREFIX" (the busybox guest reports KindLease instead).
+	KindAddr = "addr"
+	// KindDelAddr: an IPv4 address left eth0 (distribution guests).
+	KindDelAddr = "deladdr"
 	// KindError: something in /init failed; Args describe it.
 	KindError = "error"
 )

@@ -74,3 +74,35 @@ func Start(t TB, cfg *Config) *Guest {
 	})
 	return g
 }
+
+// distroAssets builds each distribution guest once per process.
+var distroAssets sync.Map // Stack → func() (*Assets, error)
+
+// StartDistro is [Start] for a distribution guest of stack (see
+// [BuildDistro], built once per process and cached): it needs root,
+// mmdebstrap and mke2fs, and skips (or fails under NICPLUG_CI=1) without
+// them. cfg.Assets is ignored.
+func StartDistro(t TB, stack Stack, cfg *Config) *Guest {
+	t.Helper()
+	testenv.RequireRoot(t)
+	for _, tool := range []string{"mmdebstrap", "mke2fs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Skip(t, "guest: "+tool+" not found (apt-get install mmdebstrap e2fsprogs)")
+		}
+	}
+	build, _ := distroAssets.LoadOrStore(stack, sync.OnceValues(func() (*Assets, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		return BuildDistro(ctx, stack, nil)
+	}))
+	a, err := build.(func() (*Assets, error))()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	c := Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	c.Assets = a
+	return Start(t, &c)
+}

@@ -1,0 +1,54 @@
+#!/bin/bash
+# Reporter of nicplug's distribution test guests (a systemd service): prints
+# eth0's carrier changes, IPv4 address changes and a ping of the gateway
+# after each new address on the serial console, one "NICPLUG-EV " line per
+# event (grammar in ../event.go). The network stack itself (systemd-networkd
+# or NetworkManager) configures eth0; this only watches.
+ev() {
+	local up rest
+	read -r up rest </proc/uptime
+	echo "NICPLUG-EV $* up=$up" >/dev/ttyS0
+}
+# A FIFO held open read-write: "read -t" on it is a sleep without a fork.
+mkfifo /run/nicplug-tick 2>/dev/null
+exec 3<>/run/nicplug-tick
+for _ in $(seq 500); do
+	[ -e /sys/class/net/eth0 ] && break
+	read -r -t 0.01 _ <&3
+done
+mac=-
+[ -e /sys/class/net/eth0/address ] && read -r mac </sys/class/net/eth0/address
+read -r stack </etc/nicplug-stack
+ping_gateway() {
+	local gw=
+	for _ in $(seq 300); do
+		gw=$(ip -4 route show default dev eth0 | awk '{ print $3; exit }')
+		[ -n "$gw" ] && break
+		read -r -t 0.01 _ <&3
+	done
+	if [ -n "$gw" ] && ping -c 1 -W 2 "$gw" >/dev/null 2>&1; then
+		ev ping "$gw" ok
+	else
+		ev ping "${gw:--}" fail
+	fi
+}
+# ip -o monitor: "2: eth0    inet 10.0.2.15/24 …" or "Deleted 2: eth0    inet …".
+ip -o -4 monitor address dev eth0 | while read -r -a f; do
+	if [ "${f[0]}" = Deleted ]; then
+		ev deladdr "${f[4]}"
+	else
+		ev addr "${f[3]}"
+		ping_gateway &
+	fi
+done &
+ev ready mac="$mac" stack="$stack"
+prev=
+while :; do
+	c=0
+	read -r c </sys/class/net/eth0/carrier 2>/dev/null
+	if [ "$c" != "$prev" ]; then
+		prev=$c
+		ev carrier "$c"
+	fi
+	read -r -t 0.01 _ <&3
+done
