@@ -58,6 +58,13 @@ type rig struct {
 // waits for the guest's ready event. Everything is closed in t.Cleanup.
 func boot(t *testing.T, nic []byte, cfg *nicplug.Config, extra ...string) *rig {
 	t.Helper()
+	return bootStack(t, "", nic, cfg, extra...)
+}
+
+// bootStack is boot for a guest whose network stack is stack: "" for the
+// busybox guest, else a distribution guest (guest.StartDistro).
+func bootStack(t *testing.T, stack guest.Stack, nic []byte, cfg *nicplug.Config, extra ...string) *rig {
+	t.Helper()
 	xml := domainXML("e2e-"+strings.ReplaceAll(t.Name(), "/", "-"), nic)
 	d, err := domain.ParseDomain(xml, nil)
 	if err != nil {
@@ -66,7 +73,13 @@ func boot(t *testing.T, nic []byte, cfg *nicplug.Config, extra ...string) *rig {
 	args := testenv.QEMUArgs(t, d)
 	// Start builds the assets once per test binary (or skips), and logs
 	// the guest's console when the test fails.
-	g := guest.Start(t, &guest.Config{ExtraArgs: append(args, extra...), Paused: true})
+	gc := &guest.Config{ExtraArgs: append(args, extra...), Paused: true}
+	var g *guest.Guest
+	if stack == "" {
+		g = guest.Start(t, gc)
+	} else {
+		g = guest.StartDistro(t, stack, gc)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
 	vm, err := nicplug.Attach(ctx, g.QMPSocket(), xml, cfg)
@@ -82,7 +95,15 @@ func boot(t *testing.T, nic []byte, cfg *nicplug.Config, extra ...string) *rig {
 	if err := vm.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	ev, err := g.WaitEvent(ctx, 0, guest.Match(guest.KindReady))
+	readyCtx := ctx
+	if stack != "" {
+		// A distribution guest boots systemd and its stack: ~15–50 s
+		// under TCG on a shared machine.
+		var cancel context.CancelFunc
+		readyCtx, cancel = context.WithTimeout(t.Context(), 4*time.Minute)
+		defer cancel()
+	}
+	ev, err := g.WaitEvent(readyCtx, 0, guest.Match(guest.KindReady))
 	if err != nil {
 		t.Fatalf("waiting for the guest: %v", err)
 	}

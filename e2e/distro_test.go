@@ -1,0 +1,132 @@
+package e2e_test
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/internal/guest"
+)
+
+// stackHold is the carrier hold each distribution stack needs to notice a
+// move (README "Carrier hold"): systemd-networkd drops its addresses as
+// soon as it sees carrier go (50 ms is enough for the guest kernel to see
+// it; 300 ms leaves a margin under TCG); NetworkManager ignores a drop
+// shorter than its 6 s carrier-wait-timeout, so it gets nicplug's default.
+var stackHold = map[guest.Stack]time.Duration{
+	guest.StackNetworkd:       300 * time.Millisecond,
+	guest.StackNetworkManager: nicplug.DefaultCarrierHold,
+}
+
+// TestIntegrationDistroMoves boots each distribution guest unplugged and
+// plugs it into QEMU's user network, moves it to a macvtap LAN with its
+// own DHCP server and back, and unplugs it. After each move the guest's
+// own stack must hold an address on the new network only and ping its
+// gateway; after the unplug it must hold none.
+func TestIntegrationDistroMoves(t *testing.T) {
+	for _, stack := range []guest.Stack{guest.StackNetworkd, guest.StackNetworkManager} {
+		t.Run(string(stack), func(t *testing.T) {
+			n := network(t)
+			r := bootStack(t, stack, noneXML, &nicplug.Config{Netns: n.Netns, CarrierHold: stackHold[stack]})
+			lanXML := direct(n.Parent)
+			userGW := netip.MustParseAddr("10.0.2.2")
+			steps := []struct {
+				what   string
+				xml    []byte
+				subnet netip.Prefix
+				gw     netip.Addr
+			}{
+				{"plug user", userXML, userNet, userGW},
+				{"move user→direct", lanXML, n.Subnet, n.Router},
+				{"move direct→user", userXML, userNet, userGW},
+			}
+			for _, s := range steps {
+				from := r.g.Seq()
+				t0, apply := r.update(s.xml)
+				addr, ping := waitOn(t, r, from, s.subnet, s.gw)
+				r.onlyAddr(s.what, addr)
+				t.Logf("%s %s (hold %v): apply %v; from update start: address %s +%v, ping %s ok +%v",
+					stack, s.what, stackHold[stack], ms(apply), addr, ms(addrTime(r, from, addr).Sub(t0)), s.gw, ms(ping.Time.Sub(t0)))
+			}
+			from := r.g.Seq()
+			t0, _ := r.update(noneXML)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			if _, err := r.g.WaitEvent(ctx, from, guest.Match(guest.KindDelAddr)); err != nil {
+				t.Fatalf("%s unplug: the guest kept its address: %v", stack, err)
+			}
+			r.onlyAddr("unplug", netip.Prefix{})
+			t.Logf("%s unplug: address gone +%v", stack, ms(time.Since(t0)))
+		})
+	}
+}
+
+// waitOn waits, from event from, for the guest's stack to put an address
+// in subnet on eth0 and ping gw after it. An address outside subnet after
+// the last carrier 1 fails (the guest kept or re-took the old network).
+func waitOn(t *testing.T, r *rig, from int, subnet netip.Prefix, gw netip.Addr) (netip.Prefix, guest.Event) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var addr netip.Prefix
+	for ev, err := range r.g.Watch(ctx, from) {
+		if err != nil {
+			t.Fatalf("waiting for an address in %s and a ping of %s: %v\nevents: %q", subnet, gw, err, raws(r.g.Events()[from:]))
+		}
+		switch ev.Kind {
+		case guest.KindAddr:
+			p, err := netip.ParsePrefix(ev.Arg(0))
+			if err == nil && subnet.Contains(p.Addr()) {
+				addr = p
+			}
+		case guest.KindPing:
+			if addr.IsValid() && ev.Arg(0) == gw.String() && ev.Arg(1) == "ok" {
+				return addr, ev
+			}
+		}
+	}
+	t.Fatalf("event stream ended")
+	return netip.Prefix{}, guest.Event{}
+}
+
+// addrTime is when the guest reported addr after event from.
+func addrTime(r *rig, from int, addr netip.Prefix) time.Time {
+	for _, ev := range r.g.Events()[from:] {
+		if ev.Kind == guest.KindAddr && ev.Arg(0) == addr.String() {
+			return ev.Time
+		}
+	}
+	return time.Time{}
+}
+
+// onlyAddr checks that eth0's IPv4 addresses are exactly want (none for
+// the zero prefix): the old network's address is gone.
+func (r *rig) onlyAddr(what string, want netip.Prefix) {
+	r.t.Helper()
+	out, _ := r.exec("ip -4 -o addr show dev eth0")
+	var got []string
+	for f := range strings.FieldsSeq(out) {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			got = append(got, p.String())
+		}
+	}
+	var w []string
+	if want.IsValid() {
+		w = []string{want.String()}
+	}
+	if !slices.Equal(got, w) {
+		r.t.Errorf("%s: guest's eth0 has addresses %q, want %q", what, got, w)
+	}
+}
+
+func raws(evs []guest.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Raw
+	}
+	return out
+}
