@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/internal/guest"
 	"github.com/nicplug/nicplug/internal/testenv"
 )
 
@@ -18,12 +20,15 @@ import (
 func TestIntegrationBenchSmoke(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireQEMU(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	linksBefore := hostLinks(t)
 	base := readProcStats()
 	var progress strings.Builder
-	r, err := Run(ctx, &Options{PlanIters: 10, QMPIters: 20, ApplyIters: 2, ScaleVMs: 3, GuestIters: 1, ThroughputMiB: 1, Progress: &progress})
+	r, err := Run(ctx, &Options{PlanIters: 10, QMPIters: 20, ApplyIters: 2, ScaleVMs: 3, GuestIters: 1, ThroughputMiB: 1,
+		StackTrials: 1, StackHolds: map[guest.Stack][]time.Duration{
+			guest.StackNetworkd: {300 * time.Millisecond}, guest.StackNetworkManager: {nicplug.DefaultCarrierHold}},
+		Progress: &progress})
 	if err != nil {
 		t.Fatalf("Run: %v\nprogress:\n%s", err, progress.String())
 	}
@@ -47,6 +52,12 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		{"4 guest", "move: nicplug switch user↔tap"},
 		{"4 guest", "hot-plug: device_add"},
 		{"6 throughput", "guest→host TCP"},
+		{"7 stacks", "networkd: plug none→user"},
+		{"7 stacks", "networkd: move user→tap, hold 300ms"},
+		{"7 stacks", "networkd: move tap→user, hold 300ms"},
+		{"7 stacks", "networkmanager: plug none→user"},
+		{"7 stacks", "networkmanager: move user→tap, hold 7s"},
+		{"7 stacks", "networkmanager: move tap→user, hold 7s"},
 	} {
 		row, ok := r.Find(want.part, want.name)
 		if !ok {
@@ -55,6 +66,13 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		}
 		if row.N == 0 || (row.Value == "" && row.Baseline == "") {
 			t.Errorf("row %q is empty: %+v", want.name, row)
+		}
+	}
+	// With the hold each stack needs, every move ends on the new network.
+	for _, name := range []string{"networkd: move user→tap, hold 300ms", "networkd: move tap→user, hold 300ms",
+		"networkmanager: move user→tap, hold 7s", "networkmanager: move tap→user, hold 7s"} {
+		if row, ok := r.Find("7 stacks", name); ok && !strings.HasPrefix(row.Value, "moved 1/1") {
+			t.Errorf("%s: %s", name, row.Value)
 		}
 	}
 	if len(r.Leaks) > 0 {

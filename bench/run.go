@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/nicplug/nicplug/internal/guest"
 )
 
 // Parts, in the order Run executes them.
@@ -18,10 +20,11 @@ const (
 	PartScale      = "scale"
 	PartGuest      = "guest"
 	PartThroughput = "throughput"
+	PartStacks     = "stacks"
 )
 
 // AllParts lists every part.
-var AllParts = []string{PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput}
+var AllParts = []string{PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks}
 
 // Options says what Run measures and how much. A nil *Options means all
 // parts with the defaults below.
@@ -44,6 +47,12 @@ type Options struct {
 	// ThroughputMiB is the amount each throughput transfer sends; zero
 	// means 16.
 	ThroughputMiB int
+	// StackTrials is the number of moves per stack, hold and direction on
+	// the distribution guests; zero means 2.
+	StackTrials int
+	// StackHolds are the carrier holds tried per stack; nil means
+	// defaultStackHolds.
+	StackHolds map[guest.Stack][]time.Duration
 	// Progress receives a line per phase; nil discards.
 	Progress io.Writer
 }
@@ -67,6 +76,7 @@ func (o *Options) withDefaults() Options {
 	def(&c.ScaleVMs, 50)
 	def(&c.GuestIters, 5)
 	def(&c.ThroughputMiB, 16)
+	def(&c.StackTrials, 2)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -84,7 +94,7 @@ func Run(ctx context.Context, opts *Options) (*Report, error) {
 	}
 	for _, p := range o.Parts {
 		switch p {
-		case PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput:
+		case PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks:
 		default:
 			return r, fmt.Errorf("bench: unknown part %q (known: %s)", p, strings.Join(AllParts, ", "))
 		}
@@ -108,6 +118,8 @@ func Run(ctx context.Context, opts *Options) (*Report, error) {
 			err = runGuest(ctx, r, o.GuestIters, progress)
 		case PartThroughput:
 			err = runThroughput(ctx, r, o.ThroughputMiB, progress)
+		case PartStacks:
+			err = runStacks(ctx, r, o.StackTrials, o.StackHolds, progress)
 		}
 		if err != nil {
 			r.Elapsed = time.Since(start)

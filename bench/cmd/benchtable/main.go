@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	benchtable [-parts plan,qmp,apply,scale,guest,throughput] [-apply N] [-vms N] …
+//	benchtable [-parts plan,qmp,apply,scale,guest,throughput,stacks] [-apply N] [-vms N] …
 package main
 
 import (
@@ -27,6 +27,7 @@ func main() {
 	flag.IntVar(&o.ScaleVMs, "vms", 0, "QEMUs switched concurrently (0: default 50)")
 	flag.IntVar(&o.GuestIters, "guest", 0, "moves measured on a real guest (0: default 5)")
 	flag.IntVar(&o.ThroughputMiB, "mib", 0, "MiB per throughput transfer (0: default 16)")
+	flag.IntVar(&o.StackTrials, "stack-trials", 0, "moves per stack, hold and direction on the distribution guests (0: default 2)")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
 	o.Parts = strings.Split(*parts, ",")

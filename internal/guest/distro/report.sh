@@ -33,10 +33,12 @@ ping_gateway() {
 	fi
 }
 # ip -o monitor: "2: eth0    inet 10.0.2.15/24 …" or "Deleted 2: eth0    inet …".
-ip -o -4 monitor address dev eth0 | while read -r -a f; do
+# Every device is watched and eth0's lines kept: a hot-plugged eth0 is a
+# new device (ifindex) with the same name.
+ip -o -4 monitor address | while read -r -a f; do
 	if [ "${f[0]}" = Deleted ]; then
-		ev deladdr "${f[4]}"
-	else
+		[ "${f[2]}" = eth0 ] && ev deladdr "${f[4]}"
+	elif [ "${f[1]}" = eth0 ]; then
 		ev addr "${f[3]}"
 		ping_gateway &
 	fi
