@@ -72,8 +72,11 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	if !*start {
 		ifPath = pos[0]
 	}
-	ctx, cancel := cf.context(ctx)
-	defer cancel()
+	ctx, end, err := cf.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
 	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, *name, ifPath)
 	if err != nil {
 		return err

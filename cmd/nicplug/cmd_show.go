@@ -109,20 +109,21 @@ func runShow(ctx context.Context, e *env, args []string) error {
 	case *xmlOut && *jsonOut:
 		return usageErrorf("--xml excludes --json")
 	}
+	ctx, end, err := cf.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
 	var domXML []byte
 	if *domPath != "" {
-		var err error
 		if domXML, err = readFile(*domPath); err != nil {
 			return err
 		}
 	}
-	ctx, cancel := cf.context(ctx)
-	defer cancel()
 	if *xmlOut {
 		return showXML(ctx, e, &cf, *name)
 	}
 	var out *showOutput
-	var err error
 	if domXML != nil {
 		out, err = showDomain(ctx, e, &cf, domXML)
 		err = inFile(*domPath, err)

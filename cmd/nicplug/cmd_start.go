@@ -29,8 +29,11 @@ func runStart(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := cf.context(ctx)
-	defer cancel()
+	ctx, end, err := cf.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
 	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, nil))
 	if err != nil {
 		return inFile(pos[0], err)

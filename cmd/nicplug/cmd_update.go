@@ -58,8 +58,11 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if *domPath != "" && *name != "" {
 		return usageErrorf("--name is the domain's <name> with --domain")
 	}
-	ctx, cancel := cf.context(ctx)
-	defer cancel()
+	ctx, end, err := cf.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
 	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, *name, pos[0])
 	if err != nil {
 		return err

@@ -100,9 +100,17 @@ func (c *connFlags) check(needQMP bool) error {
 	return nil
 }
 
-// context bounds ctx by --timeout.
-func (c *connFlags) context(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, c.timeout)
+// begin bounds ctx by --timeout and takes the VM's lock (see [vmLock]),
+// waiting for another command to finish within that time. The caller
+// calls end when done with QEMU.
+func (c *connFlags) begin(ctx context.Context) (_ context.Context, end func(), _ error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	l, err := lockVM(ctx, c.qmp)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ctx, func() { l.unlock(); cancel() }, nil
 }
 
 func (c *connFlags) logger(e *env) *slog.Logger {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// lockSuffix names a VM's lock file: the monitor socket's path plus it.
+const lockSuffix = ".nicplug-lock"
+
+// vmLock is the per-VM lock every command that talks to QEMU holds for
+// its whole run: an exclusive flock on a file beside the monitor socket,
+// so that commands on one VM from different processes never interleave
+// (one of them would plan from a state the other is changing, or save a
+// DOMAIN.xml read before the other saved its own). The file stays after
+// the command: removing a lock file races with the next command taking it.
+type vmLock struct {
+	f *os.File
+}
+
+// lockPath is the lock file of the VM behind monitor socket sock. The
+// socket's directory is resolved, so two paths to one socket share a lock.
+func lockPath(sock string) string {
+	return sidecarPath(sock, lockSuffix)
+}
+
+// sidecarPath is sock's path, its directory symlinks resolved, plus suffix.
+func sidecarPath(sock, suffix string) string {
+	abs, err := filepath.Abs(sock)
+	if err != nil {
+		return sock + suffix
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs + suffix
+}
+
+// lockPoll is how often a waiting command retries the lock.
+const lockPoll = 20 * time.Millisecond
+
+// lockVM takes the lock of the VM behind sock, waiting until ctx ends
+// for another command to release it.
+// A socket that does not exist gets no lock (and no lock file beside
+// it): there is no VM to serialize, and connecting reports the error.
+func lockVM(ctx context.Context, sock string) (*vmLock, error) {
+	if _, err := os.Stat(sock); errors.Is(err, os.ErrNotExist) {
+		return &vmLock{}, nil
+	}
+	path := lockPath(sock)
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), path)
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		t := time.NewTimer(lockPoll)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			holder := readHolder(f)
+			f.Close()
+			return nil, fmt.Errorf("another nicplug command%s is working on this VM and holds %s: gave up waiting: %w",
+				holder, path, ctx.Err())
+		}
+	}
+	// Who holds it, for the message of a command that waits in vain.
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return &vmLock{f: f}, nil
+}
+
+// readHolder returns " (pid N)" from the lock file, or "".
+func readHolder(f *os.File) string {
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	if err != nil || pid <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (pid %d)", pid)
+}
+
+// unlock releases the lock (closing the file drops the flock).
+func (l *vmLock) unlock() {
+	if l != nil && l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+}
