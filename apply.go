@@ -34,6 +34,8 @@ type runState struct {
 	files map[string]*os.File
 	// passed are fd names QEMU holds that no command consumed yet.
 	passed map[string]bool
+	// missing are the host links a delete-link step did not find.
+	missing []error
 }
 
 // apply runs p's steps in order; on failure it undoes the completed ones
@@ -49,29 +51,42 @@ func (e *executor) apply(ctx context.Context, p *Plan) error {
 			e.log.Debug("nicplug: step", "vm", p.VM, "step", s.Num, "phase", s.Phase, "action", s.Do.String(),
 				"elapsed", time.Since(start), "err", err)
 		}
+		if err != nil && s.Do.Type == ActionHost && s.Do.Op == OpDeleteLink && errors.Is(err, os.ErrNotExist) {
+			// Nothing to delete is not a deletion: the link the plan
+			// expected may live on elsewhere. Go on, and report it.
+			rs.missing = append(rs.missing, fmt.Errorf("step %d: host link %s was not found, nothing deleted: %w", s.Num, s.Do.Link, err))
+			e.log.Warn("nicplug: link to delete not found", "vm", p.VM, "step", s.Num, "link", s.Do.Link, "err", err)
+			continue
+		}
 		if err != nil {
 			undoErr := e.rollback(ctx, p.Steps[:i], rs)
 			return &StepError{Step: s.Num, Name: s.Phase + ": " + actionName(s.Do), Err: err, UndoErr: undoErr}
 		}
 	}
+	errs := rs.missing
 	if err := e.closePassed(ctx, rs); err != nil {
-		return &leftoverFDError{err}
+		errs = append(errs, fmt.Errorf("closing unconsumed fd names failed: %w", err))
+	}
+	if len(errs) > 0 {
+		return &appliedError{errors.Join(errs...)}
 	}
 	return nil
 }
 
-// leftoverFDError is returned when every step of a plan ran but fd names
-// QEMU still holds could not be closed: the plan is applied, QEMU keeps an
-// unused fd.
-type leftoverFDError struct{ err error }
+// appliedError is returned when every step of a plan ran but something is
+// left that should not be: fd names QEMU still holds that could not be
+// closed, or host links the plan was to delete that it did not find (they
+// may live on in a network namespace other than the host's). The plan is
+// applied.
+type appliedError struct{ err error }
 
-func (e *leftoverFDError) Error() string {
-	return "nicplug: plan applied, but closing unconsumed fd names failed: " + e.err.Error()
+func (e *appliedError) Error() string {
+	return "nicplug: plan applied, but " + strings.ReplaceAll(e.err.Error(), "\n", "; ")
 }
 
-func (e *leftoverFDError) Unwrap() error { return e.err }
+func (e *appliedError) Unwrap() error { return e.err }
 
-func (e *leftoverFDError) Is(target error) bool { return target == ErrInconsistent }
+func (e *appliedError) Is(target error) bool { return target == ErrInconsistent }
 
 func actionName(a Action) string {
 	switch a.Type {

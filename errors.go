@@ -58,7 +58,8 @@ var ErrBadInput = errors.New("nicplug: bad input")
 // ErrInconsistent is matched by errors.Is when a failed or half-finished
 // operation may have left QEMU or the host in neither the old nor the new
 // state: a [*StepError] whose rollback failed (UndoErr != nil), or a plan
-// whose steps all ran but whose unconsumed fd names QEMU still holds. The
+// whose steps all ran but whose unconsumed fd names QEMU still holds, or
+// whose host links to delete were not found in the host's namespace. The
 // next plan reads the live state back and converges from it.
 var ErrInconsistent = errors.New("nicplug: state may be inconsistent")
 

@@ -337,7 +337,7 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 	}
 	if breakFirst {
 		for _, d := range detach {
-			if err := b.removeBackend(d, cur, want); err != nil {
+			if err := b.removeBackend(d, live, cur, want); err != nil {
 				return "", err
 			}
 		}
@@ -374,7 +374,7 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 			"interfaces", []string{want.Device}))
 	}
 	for _, d := range detach {
-		if err := b.removeBackend(d, cur, want); err != nil {
+		if err := b.removeBackend(d, live, cur, want); err != nil {
 			return "", err
 		}
 	}
@@ -485,8 +485,11 @@ func (b *planBuilder) createSteps(spec domain.Backend, w Wiring, id backend.Netd
 
 // removeBackend adds the steps deleting a detached backend and its host
 // link. When the backend's spec is known (it is the recorded one), the undo
-// recreates it exactly; otherwise nothing can undo the deletion.
-func (b *planBuilder) removeBackend(d liveBackend, cur, want Wiring) error {
+// recreates it exactly, and its link is deleted even when the host did not
+// list it (applying reports it missing); otherwise nothing can undo the
+// deletion, and only a link the host listed is deleted (an unknown tap
+// backend may be an ethernet one, whose tap is not nicplug's).
+func (b *planBuilder) removeBackend(d liveBackend, live NICState, cur, want Wiring) error {
 	known := !cur.Backend.IsNone() && backend.SpecHash(cur.Backend) == d.id.Hash
 	var recreate []Step
 	if known {
@@ -514,7 +517,7 @@ func (b *planBuilder) removeBackend(d liveBackend, cur, want Wiring) error {
 	switch {
 	case known && need.Creates():
 		b.add("finish", Action{Type: ActionHost, Op: OpDeleteLink, Link: link}, recreate[0].Do)
-	case !known && d.Driver == "tap":
+	case !known && d.Driver == "tap" && slices.Contains(live.HostLinks, link):
 		b.add("finish", Action{Type: ActionHost, Op: OpDeleteLink, Link: link})
 	}
 	return nil

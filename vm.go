@@ -273,7 +273,10 @@ func (v *VM) recorded(n *domain.NIC) Wiring {
 // [ErrInconsistent] when the rollback failed). A plan computed before
 // another plan was applied is refused with [ErrStalePlan]. When every step
 // ran but fd names QEMU still holds could not be closed, the plan counts
-// as applied and the error matches [ErrInconsistent].
+// as applied and the error matches [ErrInconsistent]; so it does, naming
+// the link and the namespace looked in, when a host link the plan was to
+// delete was not found (nothing was deleted: it may live in another
+// network namespace than [Config.Netns]).
 func (v *VM) Apply(ctx context.Context, p *Plan) error {
 	if err := v.lock(); err != nil {
 		return err
@@ -289,7 +292,7 @@ func (v *VM) apply(ctx context.Context, p *Plan) error {
 	if p.epoch != v.epoch {
 		return ErrStalePlan
 	}
-	var leftover *leftoverFDError
+	var leftover *appliedError
 	if err := v.exec.apply(ctx, p); err != nil && !errors.As(err, &leftover) {
 		v.forget()
 		return err

@@ -66,7 +66,9 @@ type Host interface {
 	OpenMacvtap(ctx context.Context, name string) (*os.File, error)
 	// OpenTap opens one queue of the tap name (no vnet header).
 	OpenTap(ctx context.Context, name string) (*os.File, error)
-	// DeleteLink deletes the link; deleting a missing link is not an error.
+	// DeleteLink deletes the link. A link that is not there is an error
+	// matching os.ErrNotExist: nothing was deleted (the plan engine
+	// reports it, as the link may live in another namespace).
 	DeleteLink(ctx context.Context, name string) error
 	// ListOwned lists the links tagged with an owner whose VM is vm.
 	ListOwned(ctx context.Context, vm string) ([]OwnedLink, error)

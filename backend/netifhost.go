@@ -93,7 +93,8 @@ func one(files []*os.File, name string) (*os.File, error) {
 	return files[0], nil
 }
 
-// DeleteLink deletes the owned link name; a missing link is not an error.
+// DeleteLink deletes the owned link name; a missing link is an error
+// matching os.ErrNotExist that names the namespace.
 func (h *NetifHost) DeleteLink(ctx context.Context, name string) error {
 	return netif.DeleteLink(ctx, h.Netns, name)
 }

@@ -22,39 +22,61 @@ func (l *Link) Delete(ctx context.Context) error {
 }
 
 // DeleteLink deletes the nicplug-owned device name in the namespace at
-// netns ("" = the caller's). A missing device is not an error; a device
+// netns ("" = the caller's). A device that is not there is an error
+// matching os.ErrNotExist that names the namespace looked in: nothing was
+// deleted, and the device may live on in another namespace. A device
 // without nicplug's owner tag is left alone ([ErrNotOwned]).
 func DeleteLink(ctx context.Context, netns, name string) error {
 	if err := validateName("device", name); err != nil {
 		return newOpError("delete", name, err)
 	}
-	return newOpError("delete", name, deleteLink(ctx, netns, name, 0))
+	_, err := inNetns(ctx, netns, func(ns *nsRef, h *netlink.Handle) (struct{}, error) {
+		err := deleteOwned(h, name, 0)
+		if errors.Is(err, errLinkGone) {
+			err = notFoundf("no device %q in %s", name, ns.name())
+		}
+		return struct{}{}, err
+	})
+	return newOpError("delete", name, err)
 }
 
+// deleteLink deletes name (with ifindex index, unless 0); a device already
+// gone is not an error.
 func deleteLink(ctx context.Context, nsPath, name string, index int) error {
 	_, err := inNetns(ctx, nsPath, func(_ *nsRef, h *netlink.Handle) (struct{}, error) {
-		return struct{}{}, deleteOwned(h, name, index)
+		err := deleteOwned(h, name, index)
+		if errors.Is(err, errLinkGone) {
+			err = nil
+		}
+		return struct{}{}, err
 	})
 	return err
 }
 
+// errLinkGone is deleteOwned's answer for a device that is not there.
+var errLinkGone = errors.New("no such device")
+
 // deleteOwned deletes name if it carries nicplug's tag (and has ifindex
-// index, unless 0).
+// index, unless 0). A device not there, or of another ifindex, is
+// errLinkGone.
 func deleteOwned(h *netlink.Handle, name string, index int) error {
 	nl, err := h.LinkByName(name)
 	if err != nil {
 		if linkNotFound(err) {
-			return nil
+			return errLinkGone
 		}
 		return fmt.Errorf("look up %q: %w", name, err)
 	}
 	if index != 0 && nl.Attrs().Index != index {
-		return nil
+		return errLinkGone
 	}
 	if _, ok := ParseOwner(nl.Attrs().Alias); !ok {
 		return fmt.Errorf("%q (alias %q): %w", name, nl.Attrs().Alias, ErrNotOwned)
 	}
-	if err := h.LinkDel(nl); err != nil && !linkNotFound(err) {
+	if err := h.LinkDel(nl); err != nil {
+		if linkNotFound(err) {
+			return errLinkGone
+		}
 		return fmt.Errorf("delete %q: %w", name, err)
 	}
 	return nil

@@ -91,7 +91,21 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 // the start. With domPath "" the VM is attached without its domain
 // (nicplug.AttachRunning, VM name vmName or QEMU's). On success the caller
 // closes the VM.
+// The plan is refused when a host device of the NIC it changes was created
+// in another network namespace than --netns (see hostRecord).
 func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, error) {
+	vm, p, err := planLiveUnchecked(ctx, e, cf, pf, domPath, vmName, ifPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkHostRecord(ctx, cf, vm.Name(), p); err != nil {
+		vm.Close()
+		return nil, nil, err
+	}
+	return vm, p, nil
+}
+
+func planLiveUnchecked(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, error) {
 	if domPath == "" {
 		return planRunning(ctx, e, cf, pf, vmName, ifPath)
 	}

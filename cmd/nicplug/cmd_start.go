@@ -43,7 +43,10 @@ func runStart(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := vm.Apply(ctx, p); err != nil {
+	if err := checkHostRecord(ctx, &cf, vm.Name(), p); err != nil {
+		return err
+	}
+	if err := applyRecorded(ctx, &cf, vm, p); err != nil {
 		return err
 	}
 	return printPlan(e, p, *jsonOut)

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/backend"
+)
+
+// recordSuffix names the record of a VM's host devices: the monitor
+// socket's path plus it.
+const recordSuffix = ".nicplug-links"
+
+// recordTimeout bounds bringing the record up to date after an apply.
+const recordTimeout = 5 * time.Second
+
+// hostRecord is where each host device nicplug created for the VM behind
+// one monitor socket lives: a later command given another --netns (or
+// none) finds out instead of deleting nothing in the wrong namespace and
+// leaking the device. It is a JSON file beside the socket, read and
+// written under the VM's lock, and written before a plan creates a device
+// so that a crash leaves it naming the namespace.
+type hostRecord struct {
+	path string
+	// Links are the recorded devices.
+	Links []recordedLink `json:"links"`
+}
+
+// recordedLink is one host device and its network namespace.
+type recordedLink struct {
+	// VM and NIC are its owner tag.
+	VM  string `json:"vm"`
+	NIC string `json:"nic"`
+	// Link is its name.
+	Link string `json:"link"`
+	// Netns is a path to its namespace ("" when nicplug knows none).
+	Netns string `json:"netns"`
+	// Dev and Ino identify the namespace (paths can be reused).
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
+// nsID identifies a network namespace.
+type nsID struct{ dev, ino uint64 }
+
+// netnsID identifies the namespace at path ("" = this process's).
+func netnsID(path string) (nsID, error) {
+	if path == "" {
+		path = "/proc/self/ns/net"
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return nsID{}, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	return nsID{dev: uint64(st.Dev), ino: st.Ino}, nil
+}
+
+// nameNetns returns a path that reaches the namespace of --netns path: path
+// itself, or for "" a name under /run/netns, or /proc/1/ns/net, or "".
+func nameNetns(path string, id nsID) string {
+	if path != "" {
+		if abs, err := filepath.Abs(path); err == nil {
+			return abs
+		}
+		return path
+	}
+	named, _ := filepath.Glob("/run/netns/*")
+	for _, p := range append(named, "/proc/1/ns/net") {
+		if other, err := netnsID(p); err == nil && other == id {
+			return p
+		}
+	}
+	return ""
+}
+
+func loadRecord(sock string) (*hostRecord, error) {
+	r := &hostRecord{path: sidecarPath(sock, recordSuffix)}
+	b, err := os.ReadFile(r.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("host device record: %w", err)
+	}
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("host device record %s: %w", r.path, err)
+	}
+	return r, nil
+}
+
+// save writes the record atomically (a fresh temporary file beside it,
+// renamed over it), or removes it when it records nothing.
+func (r *hostRecord) save() error {
+	if len(r.Links) == 0 {
+		if err := os.Remove(r.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("host device record: %w", err)
+		}
+		return nil
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(r.path), filepath.Base(r.path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("host device record: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), r.path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("host device record: %w", err)
+	}
+	return nil
+}
+
+// prune drops the entries of VM vm whose device is no longer in its
+// namespace (or whose namespace is gone), so the record follows the host.
+func (r *hostRecord) prune(ctx context.Context, vm string) error {
+	owned := map[nsID][]backend.OwnedLink{}
+	var errs []error
+	r.Links = slices.DeleteFunc(r.Links, func(l recordedLink) bool {
+		if l.VM != vm {
+			return false
+		}
+		id := nsID{l.Dev, l.Ino}
+		path := l.Netns
+		if self, err := netnsID(""); err == nil && self == id {
+			path = ""
+		} else if path == "" {
+			return false // unreachable from here: keep
+		} else if now, err := netnsID(path); err != nil || now != id {
+			return true // the namespace is gone, and its devices with it
+		}
+		links, ok := owned[id]
+		if !ok {
+			var err error
+			if links, err = backend.NewNetifHost(path).ListOwned(ctx, vm); err != nil {
+				errs = append(errs, err)
+				return false
+			}
+			owned[id] = links
+		}
+		return !slices.ContainsFunc(links, func(o backend.OwnedLink) bool { return o.Name == l.Link && o.Owner.NIC == l.NIC })
+	})
+	return errors.Join(errs...)
+}
+
+// elsewhereError is a plan refused because the NIC's host device lives in
+// another network namespace than the command's: exit status 2.
+func elsewhereError(l recordedLink, self nsID) error {
+	where := "network namespace " + l.Netns
+	hint := "run it with --netns " + l.Netns
+	switch {
+	case l.Netns == "":
+		where = fmt.Sprintf("a network namespace nicplug cannot name (inode %d)", l.Ino)
+		hint = "run it from that namespace"
+	case self == nsID{l.Dev, l.Ino}:
+		hint = "run it without --netns"
+	}
+	return usageErrorf("NIC %s of VM %s has host device %s in %s, where nicplug created it, not in this command's (--netns): %s",
+		l.NIC, l.VM, l.Link, where, hint)
+}
+
+// checkHostRecord refuses plan p when a host device of a NIC it changes
+// is recorded in another namespace than --netns.
+func checkHostRecord(ctx context.Context, cf *connFlags, vm string, p *nicplug.Plan) error {
+	r, err := loadRecord(cf.qmp)
+	if err != nil {
+		return err
+	}
+	if err := r.prune(ctx, vm); err != nil {
+		return err
+	}
+	here, err := netnsID(cf.netns)
+	if err != nil {
+		return usageError(err)
+	}
+	self, _ := netnsID("")
+	for _, l := range r.Links {
+		if l.VM == vm && (p.Device == "" || l.NIC == p.Device) && (nsID{l.Dev, l.Ino}) != here {
+			return elsewhereError(l, self)
+		}
+	}
+	return nil
+}
+
+// applyRecorded applies p, recording beforehand the namespace of every
+// host device it creates, and afterwards dropping the devices that are
+// gone, whatever the outcome.
+func applyRecorded(ctx context.Context, cf *connFlags, vm *nicplug.VM, p *nicplug.Plan) error {
+	r, err := loadRecord(cf.qmp)
+	if err != nil {
+		return err
+	}
+	id, err := netnsID(cf.netns)
+	if err != nil {
+		return usageError(err)
+	}
+	ns := nameNetns(cf.netns, id)
+	added := false
+	for _, s := range p.Steps {
+		a := s.Do
+		if a.Type != nicplug.ActionHost || (a.Op != nicplug.OpCreateMacvtap && a.Op != nicplug.OpCreateBridgeTap) || a.Owner == nil {
+			continue
+		}
+		l := recordedLink{VM: a.Owner.VM, NIC: a.Owner.NIC, Link: a.Link, Netns: ns, Dev: id.dev, Ino: id.ino}
+		if !slices.Contains(r.Links, l) {
+			r.Links = append(r.Links, l)
+			added = true
+		}
+	}
+	if added {
+		if err := r.save(); err != nil {
+			return fmt.Errorf("not applied: %w", err)
+		}
+	}
+	applyErr := vm.Apply(ctx, p)
+	// Follow the host, with a context of its own: the apply may have
+	// used up ctx.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := r.prune(pctx, vm.Name()); err == nil {
+		r.save() // best effort: a stale entry is pruned by the next command
+	}
+	return applyErr
+}

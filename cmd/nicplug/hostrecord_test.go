@@ -1,0 +1,79 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestIntegrationForgottenNetns plugs a macvtap with --netns and then
+// unplugs without it: the command is refused naming the namespace, and
+// nothing changes; with the record gone (a device created by an older
+// nicplug, or by the library), the unplug is applied but the missing
+// device is reported (exit 3), not counted as deleted; the next command
+// with --netns removes it.
+func TestIntegrationForgottenNetns(t *testing.T) {
+	v := startCLIVM(t)
+	ns := testNetns(t)
+	sock, dom := v.q.Socket, v.domain
+	iface := writeIface(t, t.TempDir(), "direct.xml", directIface("veth0"))
+	mustRun(t, 0, "start", "--qmp", sock, dom)
+	mustRun(t, 0, "update", "--qmp", sock, "--netns", ns, "--domain", dom, iface)
+	links := ownedLinks(t, ns, "cli")
+	if len(links) != 1 {
+		t.Fatalf("owned links after plug: %v", links)
+	}
+	mvt := links[0].Name
+
+	// Forgetting --netns: refused, nothing changed.
+	info, saved := v.infoNetwork(t), readString(t, dom)
+	for _, cmd := range [][]string{
+		{"update", "--qmp", sock, "--domain", dom, "testdata/iface-none.xml"},
+		{"update", "--qmp", sock, "--domain", dom, "testdata/iface-user.xml"},
+		{"plan", "--qmp", sock, "--domain", dom, "testdata/iface-none.xml"},
+		{"update", "--qmp", sock, "--name", "cli", "testdata/iface-none.xml"}, // without the domain file
+	} {
+		_, stderr := mustRun(t, 2, cmd...)
+		want := "NIC net0 of VM cli has host device " + mvt + " in network namespace " + ns +
+			", where nicplug created it, not in this command's (--netns): run it with --netns " + ns
+		if !strings.Contains(stderr, want) {
+			t.Errorf("%v: stderr %q, want %q", cmd, stderr, want)
+		}
+	}
+	if got := v.infoNetwork(t); got != info {
+		t.Errorf("refused commands changed QEMU:\n%s\nwas:\n%s", got, info)
+	}
+	if readString(t, dom) != saved {
+		t.Error("refused commands rewrote the domain file")
+	}
+	if got := ownedLinks(t, ns, "cli"); len(got) != 1 || got[0].Name != mvt {
+		t.Errorf("owned links after refused commands: %v", got)
+	}
+
+	// Without the record: applied in QEMU, the device reported missing.
+	if err := os.Remove(sock + recordSuffix); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := mustRun(t, 3, "update", "--qmp", sock, "--domain", dom, "testdata/iface-none.xml")
+	if want := "plan applied, but step 4: host link " + mvt + " was not found, nothing deleted: netif: delete " + mvt +
+		": no device \"" + mvt + "\" in the caller's network namespace"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q, want %q", stderr, want)
+	}
+	if r := nic(t, v.show(t, true), "net0"); r.Backend != "none" {
+		t.Errorf("after unplug: %+v", r)
+	}
+	if got := ownedLinks(t, ns, "cli"); len(got) != 1 || got[0].Name != mvt {
+		t.Fatalf("owned links after the unplug: %v, want %s left and reported", got, mvt)
+	}
+	// The next command in the right namespace converges.
+	out, _ := mustRun(t, 0, "update", "--qmp", sock, "--netns", ns, "--domain", dom, "testdata/iface-none.xml")
+	if !strings.HasPrefix(out, "plan cleanup cli net0: ") || !strings.Contains(out, "delete-link "+mvt) {
+		t.Errorf("update printed:\n%s", out)
+	}
+	if got := ownedLinks(t, ns, "cli"); len(got) != 0 {
+		t.Errorf("owned links after cleanup: %v", got)
+	}
+	if _, err := os.Stat(sock + recordSuffix); !os.IsNotExist(err) {
+		t.Errorf("record left behind with nothing to record: %v", err)
+	}
+}
