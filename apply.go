@@ -26,6 +26,8 @@ type executor struct {
 	host        backend.Host
 	log         *slog.Logger
 	undoTimeout time.Duration
+	// hostUndoTimeout bounds the host undos of a rollback.
+	hostUndoTimeout time.Duration
 }
 
 // runState tracks fds during one plan.
@@ -99,25 +101,58 @@ func actionName(a Action) string {
 }
 
 // rollback runs the undos of done in reverse, then closes unconsumed fd
-// names. It uses a context that ignores ctx's cancellation, bounded by the
-// undo timeout.
+// names. Each kind of undo has a budget of its own, with a context that
+// ignores ctx's cancellation: QMP undos share the undo timeout, and host
+// undos get the host undo timeout from the first one on, so that a monitor
+// that hangs (a stopped QEMU) never starves the removal of host devices.
 func (e *executor) rollback(ctx context.Context, done []Step, rs *runState) error {
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.undoTimeout)
-	defer cancel()
+	b := &undoBudget{parent: context.WithoutCancel(ctx), qmp: e.undoTimeout, host: e.hostUndoTimeout}
+	defer b.cancel()
 	var errs []error
 	for i := len(done) - 1; i >= 0; i-- {
 		for _, u := range done[i].Undo {
-			if err := e.run(uctx, u, rs); err != nil {
+			if err := e.run(b.context(u), u, rs); err != nil {
 				errs = append(errs, fmt.Errorf("undo of step %d (%s): %w", done[i].Num, actionName(u), err))
 				e.log.Warn("nicplug: undo failed", "step", done[i].Num, "action", u.String(), "err", err)
 				break // the rest of this step's undo depends on this action
 			}
 		}
 	}
-	if err := e.closePassed(uctx, rs); err != nil {
+	if err := e.closePassed(b.context(Action{Type: ActionQMP}), rs); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// undoBudget hands out the contexts of a rollback's undos: one deadline
+// for QMP undos, started with the rollback, and one for host undos,
+// started with the first host undo.
+type undoBudget struct {
+	parent           context.Context
+	qmp, host        time.Duration
+	qmpCtx, hostCtx  context.Context
+	qmpStop, hostEnd context.CancelFunc
+}
+
+func (b *undoBudget) context(a Action) context.Context {
+	if a.Type == ActionHost {
+		if b.hostCtx == nil {
+			b.hostCtx, b.hostEnd = context.WithTimeout(b.parent, b.host)
+		}
+		return b.hostCtx
+	}
+	if b.qmpCtx == nil {
+		b.qmpCtx, b.qmpStop = context.WithTimeout(b.parent, b.qmp)
+	}
+	return b.qmpCtx
+}
+
+func (b *undoBudget) cancel() {
+	for _, c := range []context.CancelFunc{b.qmpStop, b.hostEnd} {
+		if c != nil {
+			c()
+		}
+	}
 }
 
 // closePassed closes fd names QEMU still holds.
@@ -165,20 +200,43 @@ func (e *executor) run(ctx context.Context, a Action, rs *runState) error {
 	case ActionHost:
 		return e.runHost(ctx, a, rs)
 	case ActionWait:
-		d, err := time.ParseDuration(a.Duration)
-		if err != nil {
-			return fmt.Errorf("nicplug: wait: %w", err)
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("nicplug: wait: %w", ctx.Err())
-		}
+		return e.wait(ctx, a)
 	}
 	return fmt.Errorf("nicplug: unknown action type %q", a.Type)
+}
+
+// wait holds for a.Duration, ending early with an error when ctx ends or
+// when QEMU goes away (a monitor with Done and Err, like *qmp.Client,
+// tells).
+func (e *executor) wait(ctx context.Context, a Action) error {
+	d, err := time.ParseDuration(a.Duration)
+	if err != nil {
+		return fmt.Errorf("nicplug: wait: %w", err)
+	}
+	var gone <-chan struct{}
+	w, watch := e.mon.(watcher)
+	if watch {
+		gone = w.Done()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("nicplug: wait: %w", ctx.Err())
+	case <-gone:
+		return fmt.Errorf("nicplug: wait: QEMU went away during the %s carrier hold: %w", a.Duration, w.Err())
+	}
+}
+
+// watcher is a [Monitor] that reports the end of its connection, like
+// *qmp.Client.
+type watcher interface {
+	// Done is closed when the connection ends.
+	Done() <-chan struct{}
+	// Err says why, once Done is closed.
+	Err() error
 }
 
 func (e *executor) runQMP(ctx context.Context, a Action, rs *runState) error {

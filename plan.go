@@ -72,7 +72,8 @@ const (
 //	  "kind": "switch",              // noop|start|plug|unplug|switch|link|cleanup
 //	  "vm": "demo",                  // domain name
 //	  "device": "net0",              // NIC device id; absent for start plans
-//	  "steps": [ STEP, … ]           // [] for noop
+//	  "steps": [ STEP, … ],          // [] for noop
+//	  "missing": [ "np1a2b3c4d5e" ]  // host links expected but not found; absent: none
 //	}
 //	STEP = {
 //	  "step": 3,                     // 1-based position, as in errors
@@ -112,6 +113,12 @@ type Plan struct {
 	Device string `json:"device,omitempty"`
 	// Steps run in order.
 	Steps []Step `json:"steps"`
+	// Missing are host links the live state says exist (a backend in
+	// QEMU uses them) but the host did not list in its network namespace:
+	// the plan deletes nothing for them. They may live in another
+	// namespace than [Config.Netns], or have been deleted behind
+	// nicplug's back.
+	Missing []string `json:"missing,omitempty"`
 
 	// commit records the plan's effect in the VM once applied; nil for a
 	// plan not made by a VM.
@@ -216,6 +223,7 @@ func (p *Plan) String() string {
 	switch len(p.Steps) {
 	case 0:
 		fmt.Fprintf(&b, "plan %s %s: no steps\n", p.Kind, target)
+		p.writeMissing(&b)
 		return b.String()
 	case 1:
 		fmt.Fprintf(&b, "plan %s %s: 1 step\n", p.Kind, target)
@@ -235,7 +243,14 @@ func (p *Plan) String() string {
 		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
+	p.writeMissing(&b)
 	return b.String()
+}
+
+func (p *Plan) writeMissing(b *strings.Builder) {
+	for _, l := range p.Missing {
+		fmt.Fprintf(b, "  missing host link %s: not in the host's network namespace, nothing deleted\n", l)
+	}
 }
 
 // MarshalIndent is json.MarshalIndent of the plan with two-space indent.

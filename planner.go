@@ -174,6 +174,9 @@ func (p *Planner) hold() time.Duration {
 type planBuilder struct {
 	p     *Planner
 	steps []Step
+	// missing are the host links live backends use that the host did
+	// not list (Plan.Missing).
+	missing []string
 }
 
 func (b *planBuilder) add(phase string, do Action, undo ...Action) {
@@ -219,7 +222,7 @@ func (b *planBuilder) finish(kind PlanKind, dev string) *Plan {
 	if b.steps == nil {
 		b.steps = []Step{}
 	}
-	return &Plan{Version: PlanVersion, Kind: kind, VM: b.p.VM, Device: dev, Steps: b.steps}
+	return &Plan{Version: PlanVersion, Kind: kind, VM: b.p.VM, Device: dev, Steps: b.steps, Missing: b.missing}
 }
 
 func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (PlanKind, error) {
@@ -258,7 +261,7 @@ func (b *planBuilder) update(live NICState, cur, want Wiring, announce bool) (Pl
 		switch {
 		case !bs.Attached():
 			garbage = append(garbage, lb)
-		case keep == nil && !wantNone && id.Hash == wantHash:
+		case keep == nil && !wantNone && id.Hash == wantHash && b.hasLink(live, want.Backend, id):
 			keep = &lb
 		default:
 			detach = append(detach, lb)
@@ -419,6 +422,16 @@ func derefAll(lb *liveBackend) []liveBackend {
 	return []liveBackend{*lb}
 }
 
+// hasLink reports whether the host lists the link backend id of kind spec
+// needs, for a kind whose link nicplug creates (true for other kinds).
+func (b *planBuilder) hasLink(live NICState, spec domain.Backend, id backend.NetdevID) bool {
+	need, err := backend.Needs(spec)
+	if err != nil || !need.Creates() {
+		return true
+	}
+	return slices.Contains(live.HostLinks, backend.LinkName(b.p.VM, live.Device, id.Gen))
+}
+
 // prepare adds the steps that create backend id standalone: host device,
 // fd, getfd, netdev_add.
 func (b *planBuilder) prepare(want Wiring, id backend.NetdevID) error {
@@ -491,6 +504,17 @@ func (b *planBuilder) createSteps(spec domain.Backend, w Wiring, id backend.Netd
 // backend may be an ethernet one, whose tap is not nicplug's).
 func (b *planBuilder) removeBackend(d liveBackend, live NICState, cur, want Wiring) error {
 	known := !cur.Backend.IsNone() && backend.SpecHash(cur.Backend) == d.id.Hash
+	link := backend.LinkName(b.p.VM, want.Device, d.id.Gen)
+	// A backend of a kind whose host link nicplug creates (known by its
+	// hash) but whose link the host does not list: nothing to delete,
+	// nothing to recreate it from; the plan reports the link missing.
+	for _, spec := range []domain.Backend{cur.Backend, want.Backend} {
+		if !spec.IsNone() && backend.SpecHash(spec) == d.id.Hash && !b.hasLink(live, spec, d.id) {
+			b.missing = append(b.missing, link)
+			b.add("finish", netdevDel(d.ID))
+			return nil
+		}
+	}
 	var recreate []Step
 	if known {
 		var err error
@@ -513,7 +537,6 @@ func (b *planBuilder) removeBackend(d liveBackend, live NICState, cur, want Wiri
 		undo = append(undo, s.Do)
 	}
 	b.add("finish", netdevDel(d.ID), undo...)
-	link := backend.LinkName(b.p.VM, want.Device, d.id.Gen)
 	switch {
 	case known && need.Creates():
 		b.add("finish", Action{Type: ActionHost, Op: OpDeleteLink, Link: link}, recreate[0].Do)

@@ -133,6 +133,11 @@ func (m *faultMon) Execute(ctx context.Context, cmd string, args any, files ...*
 	return m.mon.Execute(ctx, cmd, args, files...)
 }
 
+// Done and Err pass the connection's end through, so that a carrier hold
+// notices QEMU going away.
+func (m *faultMon) Done() <-chan struct{} { return m.mon.Done() }
+func (m *faultMon) Err() error            { return m.mon.Err() }
+
 type faultHost struct {
 	in *injector
 	h  backend.Host

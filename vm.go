@@ -38,9 +38,14 @@ type Config struct {
 	Host backend.Host
 	// QMP tunes the monitor connection; nil means qmp's defaults.
 	QMP *qmp.Config
-	// UndoTimeout bounds a rollback, which runs even after the caller's
-	// context is cancelled. Zero means 30 s.
+	// UndoTimeout bounds the QMP part of a rollback, which runs even after
+	// the caller's context is cancelled. Zero means 30 s.
 	UndoTimeout time.Duration
+	// HostUndoTimeout bounds the host part of a rollback (deleting the
+	// devices a failed plan created), counted from its first host undo:
+	// a monitor that hangs through UndoTimeout does not use it up. Zero
+	// means 10 s.
+	HostUndoTimeout time.Duration
 }
 
 // VM is a running QEMU whose NICs nicplug manages. Updates to one VM are
@@ -126,16 +131,19 @@ func newVM(mon Monitor, closer io.Closer, dom *domain.Domain, c *Config) (*VM, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	undo := c.UndoTimeout
+	undo, hostUndo := c.UndoTimeout, c.HostUndoTimeout
 	if undo == 0 {
 		undo = 30 * time.Second
+	}
+	if hostUndo == 0 {
+		hostUndo = 10 * time.Second
 	}
 	v := &VM{
 		name:    name,
 		cfg:     *c,
 		mon:     mon,
 		closer:  closer,
-		exec:    &executor{mon: mon, host: c.Host, log: log, undoTimeout: undo},
+		exec:    &executor{mon: mon, host: c.Host, log: log, undoTimeout: undo, hostUndoTimeout: hostUndo},
 		planner: Planner{VM: name, CarrierHold: c.CarrierHold, Announce: c.Announce},
 		dom:     dom,
 		links:   map[string]bool{},

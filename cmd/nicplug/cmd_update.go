@@ -71,6 +71,7 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if err := printPlan(e, p, *jsonOut); err != nil {
 		return err
 	}
+	warnMissing(e, &cf, p)
 	applyErr := applyRecorded(ctx, &cf, vm, p)
 	var se *nicplug.StepError
 	if applyErr != nil && (errors.As(applyErr, &se) || !errors.Is(applyErr, nicplug.ErrInconsistent)) {

@@ -74,6 +74,18 @@ func parse(e *env, fs *flag.FlagSet, args []string, minPos, maxPos int) ([]strin
 	return pos, nil
 }
 
+// A command ends within --timeout plus timeoutMargin: a rollback that
+// starts at the deadline gets undoQMPBudget for QEMU's undos and, apart,
+// undoHostBudget for the host's (a hung QEMU cannot starve the removal of
+// host devices), then afterBudget to bring the host device record and
+// DOMAIN.xml up to date.
+const (
+	undoQMPBudget  = 2 * time.Second
+	undoHostBudget = 2 * time.Second
+	afterBudget    = time.Second
+	timeoutMargin  = undoQMPBudget + undoHostBudget + afterBudget
+)
+
 // connFlags are the flags of commands that talk to QEMU.
 type connFlags struct {
 	qmp     string
@@ -84,7 +96,8 @@ type connFlags struct {
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.qmp, "qmp", "", "QEMU's QMP unix `socket`")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long (a rollback gets its own 30s)")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up after this long; a rollback and the bookkeeping after it may take up to "+
+		timeoutMargin.String()+" more\n(QEMU's undos "+undoQMPBudget.String()+", the host's "+undoHostBudget.String()+", then "+afterBudget.String()+")")
 	fs.StringVar(&c.netns, "netns", "", "network namespace `path` where host devices are created (default: the current one)")
 	fs.BoolVar(&c.verbose, "v", false, "log each step to standard error")
 }
@@ -152,7 +165,8 @@ func (p *planFlags) carrierHold() time.Duration {
 // config is the library configuration for these flags.
 func config(e *env, c *connFlags, p *planFlags) *nicplug.Config {
 	log := c.logger(e)
-	cfg := &nicplug.Config{Netns: c.netns, Logger: log, QMP: &qmp.Config{Logger: log}}
+	cfg := &nicplug.Config{Netns: c.netns, Logger: log, QMP: &qmp.Config{Logger: log},
+		UndoTimeout: undoQMPBudget, HostUndoTimeout: undoHostBudget}
 	if p != nil {
 		cfg.CarrierHold, cfg.Announce = p.carrierHold(), p.announce
 	}

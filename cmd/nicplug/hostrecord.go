@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
-	"time"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/backend"
@@ -18,9 +17,6 @@ import (
 // recordSuffix names the record of a VM's host devices: the monitor
 // socket's path plus it.
 const recordSuffix = ".nicplug-links"
-
-// recordTimeout bounds bringing the record up to date after an apply.
-const recordTimeout = 5 * time.Second
 
 // hostRecord is where each host device nicplug created for the VM behind
 // one monitor socket lives: a later command given another --netns (or
@@ -234,10 +230,23 @@ func applyRecorded(ctx context.Context, cf *connFlags, vm *nicplug.VM, p *nicplu
 	applyErr := vm.Apply(ctx, p)
 	// Follow the host, with a context of its own: the apply may have
 	// used up ctx.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), afterBudget)
 	defer cancel()
 	if err := r.prune(pctx, vm.Name()); err == nil {
 		r.save() // best effort: a stale entry is pruned by the next command
 	}
 	return applyErr
+}
+
+// warnMissing warns about the host links plan p expected but the host did
+// not list: the plan deletes nothing for them.
+func warnMissing(e *env, cf *connFlags, p *nicplug.Plan) {
+	where := "the current network namespace"
+	if cf.netns != "" {
+		where = "network namespace " + cf.netns
+	}
+	for _, l := range p.Missing {
+		fmt.Fprintf(e.stderr, "nicplug: warning: host link %s of NIC %s was not found in %s: nothing deleted; "+
+			"if it lives in another namespace, run the update again with that --netns to remove it\n", l, p.Device, where)
+	}
 }

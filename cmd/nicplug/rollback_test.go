@@ -1,0 +1,127 @@
+package main
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// switchInHold starts the CLI VM with net0 on user networking and runs,
+// in the background, its switch to a macvtap in a fresh namespace with a
+// long carrier hold; it returns once the switch is in its hold (the
+// macvtap exists, and QEMU's part of the switch takes milliseconds), with
+// a channel that gets the command's result.
+func switchInHold(t *testing.T, v *cliVM, ns string, extra ...string) <-chan cmdResult {
+	t.Helper()
+	mustRun(t, 0, "start", "--qmp", v.q.Socket, v.domain)
+	mustRun(t, 0, "update", "--qmp", v.q.Socket, "--domain", v.domain, "testdata/iface-user.xml")
+	iface := writeIface(t, t.TempDir(), "direct.xml", directIface("veth0"))
+	res := make(chan cmdResult, 1)
+	go func() {
+		args := append([]string{"update", "--qmp", v.q.Socket, "--netns", ns, "--domain", v.domain, "--carrier-hold", "20s"}, extra...)
+		start := time.Now()
+		code, stdout, stderr := runCmd(t, append(args, iface)...)
+		res <- cmdResult{code, stdout, stderr, time.Since(start)}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(ownedLinks(t, ns, "cli")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the switch created no macvtap in 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	return res
+}
+
+type cmdResult struct {
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+// TestIntegrationStoppedQEMUInHold stops QEMU (SIGSTOP) in a switch's
+// carrier hold: the command ends within --timeout and its documented
+// margin, its rollback removes the macvtap although QEMU's undos hang, it
+// says what it could not undo (exit 3), and once QEMU runs again the same
+// update converges and an unplug leaves nothing.
+func TestIntegrationStoppedQEMUInHold(t *testing.T) {
+	v := startCLIVM(t)
+	ns := testNetns(t)
+	res := switchInHold(t, v, ns, "--timeout", "2s")
+	if err := v.q.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			v.q.Cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	var r cmdResult
+	select {
+	case r = <-res:
+	case <-time.After(2*time.Second + timeoutMargin + 10*time.Second):
+		t.Fatalf("update still running %v after --timeout 2s (margin %v)", 2*time.Second+timeoutMargin+10*time.Second, timeoutMargin)
+	}
+	if r.code != 3 {
+		t.Errorf("exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"nicplug: update: step ", "(hold: wait): nicplug: wait: context deadline exceeded; rollback: undo of step "} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.stderr, want)
+		}
+	}
+	checkOneLine(t, r.stderr)
+	if links := ownedLinks(t, ns, "cli"); len(links) != 0 {
+		t.Errorf("macvtap left behind by the rollback: %v", links)
+	}
+	if err := v.q.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+
+	// The same update again converges, and an unplug leaves nothing.
+	iface := writeIface(t, t.TempDir(), "direct.xml", directIface("veth0"))
+	mustRun(t, 0, "update", "--qmp", v.q.Socket, "--netns", ns, "--domain", v.domain, "--carrier-hold", "0", iface)
+	if r := nic(t, v.show(t, true), "net0"); !strings.HasPrefix(r.Backend, "direct(") || len(r.Leftovers) != 0 {
+		t.Errorf("after the retry: %+v", r)
+	}
+	if links := ownedLinks(t, ns, "cli"); len(links) != 1 {
+		t.Errorf("owned links after the retry: %v", links)
+	}
+	mustRun(t, 0, "update", "--qmp", v.q.Socket, "--netns", ns, "--domain", v.domain, "testdata/iface-none.xml")
+	if r := nic(t, v.show(t, true), "net0"); r.Backend != "none" || len(r.Leftovers) != 0 {
+		t.Errorf("after unplug: %+v", r)
+	}
+	if links := ownedLinks(t, ns, "cli"); len(links) != 0 {
+		t.Errorf("owned links after unplug: %v", links)
+	}
+}
+
+// TestIntegrationKilledQEMUInHold kills QEMU in a switch's 20 s carrier
+// hold: the hold ends at once with an error that says so, and the
+// rollback still removes the macvtap.
+func TestIntegrationKilledQEMUInHold(t *testing.T) {
+	v := startCLIVM(t)
+	ns := testNetns(t)
+	res := switchInHold(t, v, ns)
+	v.q.Kill()
+	var r cmdResult
+	select {
+	case r = <-res:
+	case <-time.After(15 * time.Second):
+		t.Fatal("update still running 15s after QEMU was killed in its 20s carrier hold")
+	}
+	if r.code != 3 {
+		t.Errorf("exit %d, want 3 (QEMU's undos fail)\n%s", r.code, r.stderr)
+	}
+	if want := "(hold: wait): nicplug: wait: QEMU went away during the 20s carrier hold: "; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr %q lacks %q", r.stderr, want)
+	}
+	checkOneLine(t, r.stderr)
+	if links := ownedLinks(t, ns, "cli"); len(links) != 0 {
+		t.Errorf("macvtap left behind by the rollback: %v", links)
+	}
+}
