@@ -41,6 +41,11 @@ type Config struct {
 	// UndoTimeout bounds the QMP part of a rollback, which runs even after
 	// the caller's context is cancelled. Zero means 30 s.
 	UndoTimeout time.Duration
+	// UnknownLinks are device ids whose link state the caller does not
+	// know although the domain says one, e.g. after a failed rollback:
+	// the first plan of each sets its link explicitly, as after
+	// [AttachRunning], and [VM.Interfaces] reports it unknown until then.
+	UnknownLinks []string
 	// HostUndoTimeout bounds the host part of a rollback (deleting the
 	// devices a failed plan created), counted from its first host undo:
 	// a monitor that hangs through UndoTimeout does not use it up. Zero
@@ -153,6 +158,9 @@ func newVM(mon Monitor, closer io.Closer, dom *domain.Domain, c *Config) (*VM, e
 	}
 	for _, l := range dom.InitialLinks() {
 		v.links[l.DeviceID] = l.Up
+	}
+	for _, dev := range c.UnknownLinks {
+		v.linkUnknown[dev] = true
 	}
 	return v, nil
 }

@@ -74,8 +74,11 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	warnMissing(e, &cf, p)
 	applyErr := applyRecorded(ctx, &cf, vm, p)
 	var se *nicplug.StepError
-	if applyErr != nil && (errors.As(applyErr, &se) || !errors.Is(applyErr, nicplug.ErrInconsistent)) {
-		return applyErr // not applied, rolled back (or not: then exit 3)
+	if errors.As(applyErr, &se) && se.UndoErr != nil {
+		return afterFailedRollback(ctx, vm, p, *domPath, pos[0], *save, applyErr)
+	}
+	if applyErr != nil && (se != nil || !errors.Is(applyErr, nicplug.ErrInconsistent)) {
+		return applyErr // not applied, rolled back
 	}
 	// Applied; applyErr, if any, is a leftover in QEMU (exit 3). The file
 	// is saved either way: it must describe what is live.

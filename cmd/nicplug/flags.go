@@ -77,13 +77,14 @@ func parse(e *env, fs *flag.FlagSet, args []string, minPos, maxPos int) ([]strin
 // A command ends within --timeout plus timeoutMargin: a rollback that
 // starts at the deadline gets undoQMPBudget for QEMU's undos and, apart,
 // undoHostBudget for the host's (a hung QEMU cannot starve the removal of
-// host devices), then afterBudget to bring the host device record and
-// DOMAIN.xml up to date.
+// host devices), then afterBudget to bring the host device record up to
+// date and, after a failed rollback, afterBudget again to read QEMU back
+// for the message and DOMAIN.xml.
 const (
 	undoQMPBudget  = 2 * time.Second
 	undoHostBudget = 2 * time.Second
 	afterBudget    = time.Second
-	timeoutMargin  = undoQMPBudget + undoHostBudget + afterBudget
+	timeoutMargin  = undoQMPBudget + undoHostBudget + 2*afterBudget
 )
 
 // connFlags are the flags of commands that talk to QEMU.
@@ -166,7 +167,7 @@ func (p *planFlags) carrierHold() time.Duration {
 func config(e *env, c *connFlags, p *planFlags) *nicplug.Config {
 	log := c.logger(e)
 	cfg := &nicplug.Config{Netns: c.netns, Logger: log, QMP: &qmp.Config{Logger: log},
-		UndoTimeout: undoQMPBudget, HostUndoTimeout: undoHostBudget}
+		UndoTimeout: undoQMPBudget, HostUndoTimeout: undoHostBudget, UnknownLinks: unknownLinks(c.qmp)}
 	if p != nil {
 		cfg.CarrierHold, cfg.Announce = p.carrierHold(), p.announce
 	}

@@ -28,6 +28,9 @@ type hostRecord struct {
 	path string
 	// Links are the recorded devices.
 	Links []recordedLink `json:"links"`
+	// UnknownLinks are the NICs (device ids) whose link state is unknown
+	// since a rollback failed: the next command sets it explicitly.
+	UnknownLinks []string `json:"unknown_links,omitempty"`
 }
 
 // recordedLink is one host device and its network namespace.
@@ -95,7 +98,7 @@ func loadRecord(sock string) (*hostRecord, error) {
 // save writes the record atomically (a fresh temporary file beside it,
 // renamed over it), or removes it when it records nothing.
 func (r *hostRecord) save() error {
-	if len(r.Links) == 0 {
+	if len(r.Links) == 0 && len(r.UnknownLinks) == 0 {
 		if err := os.Remove(r.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("host device record: %w", err)
 		}
@@ -228,14 +231,45 @@ func applyRecorded(ctx context.Context, cf *connFlags, vm *nicplug.VM, p *nicplu
 		}
 	}
 	applyErr := vm.Apply(ctx, p)
+	devs := []string{p.Device}
+	if p.Device == "" {
+		devs = nil
+		for _, n := range vm.Domain().NICs {
+			devs = append(devs, n.DeviceID())
+		}
+	}
+	var se *nicplug.StepError
+	switch {
+	case errors.As(applyErr, &se) && se.UndoErr != nil:
+		for _, d := range devs {
+			if !slices.Contains(r.UnknownLinks, d) {
+				r.UnknownLinks = append(r.UnknownLinks, d)
+			}
+		}
+	case se == nil:
+		// Applied: every link of the plan's NICs is set as recorded.
+		r.UnknownLinks = slices.DeleteFunc(r.UnknownLinks, func(d string) bool { return slices.Contains(devs, d) })
+	}
 	// Follow the host, with a context of its own: the apply may have
 	// used up ctx.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), afterBudget)
 	defer cancel()
-	if err := r.prune(pctx, vm.Name()); err == nil {
-		r.save() // best effort: a stale entry is pruned by the next command
+	r.prune(pctx, vm.Name()) // on failure, a stale entry is pruned by the next command
+	if err := r.save(); err != nil && se != nil && se.UndoErr != nil {
+		return errors.Join(applyErr, err)
 	}
 	return applyErr
+}
+
+// unknownLinks returns the NICs whose link state the record says is
+// unknown (none when the record cannot be read: the command reports that
+// when it plans).
+func unknownLinks(sock string) []string {
+	r, err := loadRecord(sock)
+	if err != nil {
+		return nil
+	}
+	return r.UnknownLinks
 }
 
 // warnMissing warns about the host links plan p expected but the host did

@@ -73,6 +73,12 @@ func TestIntegrationStoppedQEMUInHold(t *testing.T) {
 			t.Errorf("stderr %q lacks %q", r.stderr, want)
 		}
 	}
+	for _, want := range []string{"; QEMU did not answer a read-back (", "context deadline exceeded): " + v.domain +
+		" was left as it was and may not say what is live; check with 'nicplug show' once QEMU answers"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.stderr, want)
+		}
+	}
 	checkOneLine(t, r.stderr)
 	if links := ownedLinks(t, ns, "cli"); len(links) != 0 {
 		t.Errorf("macvtap left behind by the rollback: %v", links)
@@ -81,6 +87,10 @@ func TestIntegrationStoppedQEMUInHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped = false
+	// What nicplug cannot know is shown as unknown.
+	if r := nic(t, v.show(t, true), "net0"); r.Link != "unknown" {
+		t.Errorf("show after the failed rollback: %+v, want link unknown", r)
+	}
 
 	// The same update again converges, and an unplug leaves nothing.
 	iface := writeIface(t, t.TempDir(), "direct.xml", directIface("veth0"))
@@ -123,5 +133,52 @@ func TestIntegrationKilledQEMUInHold(t *testing.T) {
 	checkOneLine(t, r.stderr)
 	if links := ownedLinks(t, ns, "cli"); len(links) != 0 {
 		t.Errorf("macvtap left behind by the rollback: %v", links)
+	}
+}
+
+// TestIntegrationFailedRollbackReadBack fails a switch's rollback while
+// QEMU answers (its macvtap is deleted behind nicplug's back in the
+// carrier hold, and the hold ends at --timeout): the message says what QEMU
+// has, the domain file still says it, show prints the link as unknown, and
+// the next update sets the link explicitly and converges.
+func TestIntegrationFailedRollbackReadBack(t *testing.T) {
+	v := startCLIVM(t)
+	ns := testNetns(t)
+	res := switchInHold(t, v, ns, "--timeout", "2s")
+	links := ownedLinks(t, ns, "cli")
+	if len(links) != 1 {
+		t.Fatalf("owned links in the hold: %v", links)
+	}
+	ip(t, "-n", ns[len("/run/netns/"):], "link", "del", links[0].Name)
+	var r cmdResult
+	select {
+	case r = <-res:
+	case <-time.After(2*time.Second + timeoutMargin + 10*time.Second):
+		t.Fatal("update still running long after --timeout 2s")
+	}
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"rollback: undo of step 1 (host delete-link): netif: delete " + links[0].Name + ": no device",
+		"; QEMU has backend np.net0.b1.",
+		" attached on net0, as before the update; its link state is unknown",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q lacks %q", r.stderr, want)
+		}
+	}
+	if dom := readString(t, v.domain); !strings.Contains(dom, "type=\"user\"") || strings.Contains(dom, "direct") {
+		t.Errorf("domain file after the failed rollback:\n%s", dom)
+	}
+	if row := nic(t, v.show(t, true), "net0"); row.Link != "unknown" || row.Backend != "user" || len(row.Leftovers) != 0 {
+		t.Errorf("show after the failed rollback: %+v", row)
+	}
+	out, _ := mustRun(t, 0, "update", "--qmp", v.q.Socket, "--domain", v.domain, "testdata/iface-user.xml")
+	if !strings.Contains(out, "set_link {\"name\":\"net0\",\"up\":true}") {
+		t.Errorf("update after the failed rollback does not set the link:\n%s", out)
+	}
+	if row := nic(t, v.show(t, true), "net0"); row.Link != "up" || row.Backend != "user" {
+		t.Errorf("show after converging: %+v", row)
 	}
 }
