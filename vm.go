@@ -55,7 +55,10 @@ type Config struct {
 
 // VM is a running QEMU whose NICs nicplug manages. Updates to one VM are
 // serialized; different VMs are independent. A VM is safe for concurrent
-// use.
+// use. It serializes only its own callers: it takes no lock across
+// processes (the nicplug command flocks SOCK.nicplug-lock beside the
+// monitor socket; a program sharing a VM with it can take the same lock),
+// and QEMU serves one QMP client at a time.
 type VM struct {
 	name    string
 	cfg     Config

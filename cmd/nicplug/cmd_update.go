@@ -30,6 +30,15 @@ the host devices nicplug created for it. Link states are unknown, so the
 plan sets the link explicitly: re-applying an update is then a one-step
 plan (set_link) instead of nothing.
 
+Commands on one VM run one at a time (a lock beside the monitor socket,
+SOCK.nicplug-lock, waited for within --timeout). The network namespace of
+each host device nicplug creates is recorded in SOCK.nicplug-links: an
+update whose --netns does not reach the NIC's device is refused (exit
+status 2) with the namespace to use. After a failed rollback (exit status
+3) the NIC is read back: the message says what QEMU has, DOMAIN.xml is
+saved when QEMU has the update's backend, and the next command sets the
+link explicitly.
+
 A switch keeps the link down for --carrier-hold so that the guest notices
 it was moved and re-runs DHCP; without it (0) the link is down for a few
 milliseconds, which most guests miss, keeping their old lease.
