@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/backend"
@@ -49,18 +48,6 @@ type recordedLink struct {
 
 // nsID identifies a network namespace.
 type nsID struct{ dev, ino uint64 }
-
-// netnsID identifies the namespace at path ("" = this process's).
-func netnsID(path string) (nsID, error) {
-	if path == "" {
-		path = "/proc/self/ns/net"
-	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return nsID{}, fmt.Errorf("network namespace %s: %w", path, err)
-	}
-	return nsID{dev: uint64(st.Dev), ino: st.Ino}, nil
-}
 
 // nameNetns returns a path that reaches the namespace of --netns path: path
 // itself, or for "" a name under /run/netns, or /proc/1/ns/net, or "".

@@ -8,10 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // lockSuffix names a VM's lock file: the monitor socket's path plus it.
@@ -57,19 +54,18 @@ func lockVM(ctx context.Context, sock string) (*vmLock, error) {
 		return &vmLock{}, nil
 	}
 	path := lockPath(sock)
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	f, err := openLockFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	f := os.NewFile(uintptr(fd), path)
 	for {
-		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+		locked, err := tryLock(f)
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if locked {
+			break
 		}
 		t := time.NewTimer(lockPoll)
 		select {

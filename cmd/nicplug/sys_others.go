@@ -1,0 +1,27 @@
+//go:build !unix
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// openLockFile opens (creating it) the lock file at path.
+func openLockFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+}
+
+// tryLock cannot lock on this GOOS (no flock): commands on one VM are not
+// serialized across processes here.
+func tryLock(*os.File) (bool, error) { return true, nil }
+
+// netnsID knows only this process's namespace: there are no network
+// namespaces on this GOOS.
+func netnsID(path string) (nsID, error) {
+	if path == "" {
+		return nsID{}, nil
+	}
+	return nsID{}, fmt.Errorf("network namespace %s: %w", path, errors.ErrUnsupported)
+}

@@ -1,0 +1,48 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// openLockFile opens (creating it) the lock file at path, never through a
+// symlink.
+func openLockFile(path string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// tryLock takes an exclusive flock on f without waiting; locked is false
+// when another open file holds it.
+func tryLock(f *os.File) (locked bool, _ error) {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EINTR):
+		return false, nil
+	}
+	return false, err
+}
+
+// netnsID identifies the network namespace at path ("" = this
+// process's).
+func netnsID(path string) (nsID, error) {
+	if path == "" {
+		path = "/proc/self/ns/net"
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return nsID{}, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	return nsID{dev: uint64(st.Dev), ino: st.Ino}, nil
+}
