@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,10 +33,16 @@ type testNetns struct {
 
 func newTestNetns(t testing.TB) *testNetns {
 	t.Helper()
+	return newTestNetnsNamed(t, "npcore-")
+}
+
+// newTestNetnsNamed is newTestNetns with the name prefix prefix.
+func newTestNetnsNamed(t testing.TB, prefix string) *testNetns {
+	t.Helper()
 	testenv.RequireRoot(t)
 	var b [4]byte
 	rand.Read(b[:])
-	n := &testNetns{name: "npcore-" + hex.EncodeToString(b[:])}
+	n := &testNetns{name: prefix + hex.EncodeToString(b[:])}
 	n.path = "/run/netns/" + n.name
 	run(t, "ip", "netns", "add", n.name)
 	t.Cleanup(func() {
@@ -72,6 +79,7 @@ const (
 	faultError  = "error"  // the call fails without reaching QEMU or the host
 	faultCancel = "cancel" // the apply context is cancelled, then the call runs
 	faultKill   = "kill"   // QEMU is killed, then the call runs
+	faultStop   = "stop"   // QEMU is stopped (SIGSTOP), then the call runs
 )
 
 // injector counts the calls a plan's steps make while armed and injects a
@@ -117,6 +125,8 @@ func (in *injector) hit() error {
 		in.cancel()
 	case faultKill:
 		in.qemu.Kill()
+	case faultStop:
+		in.qemu.Cmd.Process.Signal(syscall.SIGSTOP)
 	}
 	return nil
 }

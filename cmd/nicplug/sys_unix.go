@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -34,11 +35,18 @@ func tryLock(f *os.File) (locked bool, _ error) {
 	return false, err
 }
 
-// netnsID identifies the network namespace at path ("" = this
-// process's).
+// netnsID identifies the network namespace at path ("" = the caller's:
+// that of this thread, which is every unlocked thread's).
+//
+// Not /proc/self/ns/net: that is the main thread's, and netif may have
+// left the main thread parked in another namespace (a goroutine that
+// switched namespaces on it exits locked, and the runtime never ends the
+// main thread).
 func netnsID(path string) (nsID, error) {
 	if path == "" {
-		path = "/proc/self/ns/net"
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		path = "/proc/thread-self/ns/net"
 	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
