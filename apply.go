@@ -38,6 +38,9 @@ type runState struct {
 	passed map[string]bool
 	// missing are the host links a delete-link step did not find.
 	missing []error
+	// reaction watches for the guest's reaction to a carrier loss (see
+	// hold.go); nil until an arm step ran on a monitor with events.
+	reaction *reaction
 }
 
 // apply runs p's steps in order; on failure it undoes the completed ones
@@ -45,6 +48,7 @@ type runState struct {
 func (e *executor) apply(ctx context.Context, p *Plan) error {
 	rs := &runState{files: map[string]*os.File{}, passed: map[string]bool{}}
 	defer rs.closeFiles()
+	defer rs.stopWatch()
 	for i, s := range p.Steps {
 		err := ctx.Err()
 		if err == nil {
@@ -200,7 +204,7 @@ func (e *executor) run(ctx context.Context, a Action, rs *runState) error {
 	case ActionHost:
 		return e.runHost(ctx, a, rs)
 	case ActionWait:
-		return e.wait(ctx, a)
+		return e.wait(ctx, a, rs)
 	}
 	return fmt.Errorf("nicplug: unknown action type %q", a.Type)
 }
@@ -208,10 +212,13 @@ func (e *executor) run(ctx context.Context, a Action, rs *runState) error {
 // wait holds for a.Duration, ending early with an error when ctx ends or
 // when QEMU goes away (a monitor with Done and Err, like *qmp.Client,
 // tells).
-func (e *executor) wait(ctx context.Context, a Action) error {
+func (e *executor) wait(ctx context.Context, a Action, rs *runState) error {
 	d, err := time.ParseDuration(a.Duration)
 	if err != nil {
 		return fmt.Errorf("nicplug: wait: %w", err)
+	}
+	if a.Until != "" && rs.reaction != nil {
+		return e.waitReaction(ctx, a, d, rs.reaction)
 	}
 	var gone <-chan struct{}
 	w, watch := e.mon.(watcher)
@@ -240,6 +247,7 @@ type watcher interface {
 }
 
 func (e *executor) runQMP(ctx context.Context, a Action, rs *runState) error {
+	e.noteHold(a, rs)
 	switch a.Command {
 	case "getfd":
 		f := rs.files[a.FD]

@@ -49,17 +49,18 @@ func ExamplePlanner_Update() {
 		fmt.Println(s.Num, s.Phase, s.Do.Type, s.Do.Command+string(s.Do.Op)+s.Do.Duration)
 	}
 	// Output:
-	// switch 10 steps
+	// switch 11 steps
 	// 1 prepare host create-macvtap
 	// 2 prepare host open-macvtap
 	// 3 prepare qmp getfd
 	// 4 prepare qmp netdev_add
-	// 5 down qmp set_link
-	// 6 detach qmp netdev_del
-	// 7 attach qmp netdev_add
-	// 8 hold wait 7s
-	// 9 up qmp set_link
-	// 10 finish qmp netdev_del
+	// 5 arm qmp query-rx-filter
+	// 6 down qmp set_link
+	// 7 detach qmp netdev_del
+	// 8 attach qmp netdev_add
+	// 9 hold wait 7s
+	// 10 up qmp set_link
+	// 11 finish qmp netdev_del
 }
 
 // Booting a VM with an unplugged NIC and plugging it later. QEMU must have

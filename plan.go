@@ -77,7 +77,7 @@ const (
 //	}
 //	STEP = {
 //	  "step": 3,                     // 1-based position, as in errors
-//	  "phase": "prepare",            // cleanup|prepare|down|detach|attach|hold|up|announce|finish|link|resume
+//	  "phase": "prepare",            // cleanup|prepare|arm|down|detach|attach|hold|up|announce|finish|link|resume
 //	  "do": ACTION,
 //	  "undo": [ ACTION, … ]          // absent: nothing to undo
 //	}
@@ -94,7 +94,11 @@ const (
 //	  "parent": "eth0", "mode": "bridge", "mac": "52:54:…",  // create-macvtap
 //	  "bridge": "br0",               // create-bridge-tap
 //	  "owner": {"vm": "demo", "nic": "net0"},               // create-*
-//	  "duration": "6s"               // wait
+//	  "duration": "7s",              // wait: the longest it lasts
+//	  "until": "NIC_RX_FILTER_CHANGED", // wait: ends early when QEMU
+//	                                 // reports this event, with data
+//	                                 // matching "args", after "min"
+//	  "min": "50ms"                  // wait with until: the shortest
 //	}
 //
 // File descriptors flow by name: a host open action produces an fd under
@@ -169,8 +173,15 @@ type Action struct {
 	Bridge string `json:"bridge,omitempty"`
 	// Owner is the owner tag of a created link.
 	Owner *backend.Owner `json:"owner,omitempty"`
-	// Duration is how long a wait lasts, in time.Duration syntax.
+	// Duration is how long a wait lasts, in time.Duration syntax; with
+	// Until, the longest.
 	Duration string `json:"duration,omitempty"`
+	// Until, on a wait, is the QMP event that ends it early (its data
+	// matching Args), once Min has passed: the guest showed it noticed
+	// the carrier loss (see [Planner.FixedHold]).
+	Until string `json:"until,omitempty"`
+	// Min is the shortest a wait with Until lasts.
+	Min string `json:"min,omitempty"`
 }
 
 // String renders the action the way it appears in [Plan.String].
@@ -179,12 +190,7 @@ func (a Action) String() string {
 	case ActionQMP:
 		s := a.Command
 		if len(a.Args) > 0 {
-			var buf bytes.Buffer
-			if json.Compact(&buf, a.Args) == nil {
-				s += " " + buf.String()
-			} else {
-				s += " " + string(a.Args)
-			}
+			s += " " + compactJSON(a.Args)
 		}
 		if a.Command == "getfd" && a.FD != "" {
 			s += " <- fd " + a.FD
@@ -205,6 +211,9 @@ func (a Action) String() string {
 		}
 		return s
 	case ActionWait:
+		if a.Until != "" {
+			return fmt.Sprintf("%s, or from %s on until %s %s", a.Duration, a.Min, a.Until, compactJSON(a.Args))
+		}
 		return a.Duration
 	}
 	return string(a.Type)
@@ -256,4 +265,14 @@ func (p *Plan) writeMissing(b *strings.Builder) {
 // MarshalIndent is json.MarshalIndent of the plan with two-space indent.
 func (p *Plan) MarshalIndent() ([]byte, error) {
 	return json.MarshalIndent(p, "", "  ")
+}
+
+// compactJSON is raw without insignificant space (raw itself when it is
+// not valid JSON).
+func compactJSON(raw json.RawMessage) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil {
+		return string(raw)
+	}
+	return buf.String()
 }

@@ -62,6 +62,7 @@ type planCase struct {
 func planCases() []planCase {
 	p := nicplug.Planner{VM: "vm1"} // default carrier hold
 	noHold := nicplug.Planner{VM: "vm1", CarrierHold: nicplug.NoCarrierHold}
+	fixed := nicplug.Planner{VM: "vm1", FixedHold: true}
 	held := nicplug.Planner{VM: "vm1", CarrierHold: 6 * time.Second, Announce: true}
 	leftovers := attached("vm1", user, 3)
 	leftovers.Backends = append(leftovers.Backends,
@@ -79,16 +80,17 @@ func planCases() []planCase {
 		{"plug-ethernet", p, attached("vm1", none, 0), wiring(none, false), wiring(ethernet, true), nicplug.KindPlug, 5},
 		{"unplug-user", p, attached("vm1", user, 1), wiring(user, true), wiring(none, false), nicplug.KindUnplug, 3},
 		{"unplug-direct", p, attached("vm1", direct, 2), wiring(direct, true), wiring(none, false), nicplug.KindUnplug, 4},
-		{"switch-user-direct", p, attached("vm1", user, 1), wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 10},
+		{"switch-user-direct", p, attached("vm1", user, 1), wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 11},
+		{"switch-user-direct-fixed-hold", fixed, attached("vm1", user, 1), wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 10},
 		{"switch-user-direct-no-hold", noHold, attached("vm1", user, 1), wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 9},
-		{"switch-direct-bridge-held", held, attached("vm1", direct, 1), wiring(direct, true), wiring(bridged, true), nicplug.KindSwitch, 12},
+		{"switch-direct-bridge-held", held, attached("vm1", direct, 1), wiring(direct, true), wiring(bridged, true), nicplug.KindSwitch, 13},
 		{"switch-user-udp-link-down", p, attached("vm1", user, 5), wiring(user, false), wiring(udp, false), nicplug.KindSwitch, 4},
 		{"switch-direct-same-parent", p, attached("vm1", direct, 1), wiring(direct, true),
-			wiring(domain.Backend{Type: domain.TypeDirect, Dev: "veth0", Mode: "vepa"}, true), nicplug.KindSwitch, 11},
+			wiring(domain.Backend{Type: domain.TypeDirect, Dev: "veth0", Mode: "vepa"}, true), nicplug.KindSwitch, 12},
 		{"link-down", p, attached("vm1", user, 1), wiring(user, true), wiring(user, false), nicplug.KindLink, 1},
 		{"link-up", p, attached("vm1", direct, 1), wiring(direct, false), wiring(direct, true), nicplug.KindLink, 1},
 		{"cleanup", p, leftovers, wiring(user, true), wiring(user, true), nicplug.KindCleanup, 5},
-		{"cleanup-then-switch", p, leftovers, wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 14},
+		{"cleanup-then-switch", p, leftovers, wiring(user, true), wiring(direct, true), nicplug.KindSwitch, 15},
 	}
 }
 

@@ -20,12 +20,17 @@ type Config struct {
 	// host devices (macvtaps, taps, bridges) are created and looked up.
 	// "" means the caller's.
 	Netns string
-	// CarrierHold is how long a NIC's link stays down while it switches
-	// backends, so that the guest notices and re-runs DHCP, see
-	// [Planner.CarrierHold]. Zero means [DefaultCarrierHold] (7 s);
+	// CarrierHold is the longest a NIC's link stays down while it
+	// switches backends, so that the guest notices and re-runs DHCP, see
+	// [Planner.CarrierHold]; the hold ends earlier once the guest reacts
+	// (see [Planner.FixedHold]). Zero means [DefaultCarrierHold] (7 s);
 	// negative ([NoCarrierHold]) means no hold, which most guests do not
 	// notice.
 	CarrierHold time.Duration
+	// FixedCarrierHold holds the link down for the whole CarrierHold
+	// instead of ending the hold once the guest shows it noticed the
+	// carrier loss ([Planner.FixedHold]).
+	FixedCarrierHold bool
 	// Announce sends announce-self after a plug or switch.
 	Announce bool
 	// Logger receives a debug record per step and warnings for failed
@@ -152,7 +157,7 @@ func newVM(mon Monitor, closer io.Closer, dom *domain.Domain, c *Config) (*VM, e
 		mon:     mon,
 		closer:  closer,
 		exec:    &executor{mon: mon, host: c.Host, log: log, undoTimeout: undo, hostUndoTimeout: hostUndo},
-		planner: Planner{VM: name, CarrierHold: c.CarrierHold, Announce: c.Announce},
+		planner: Planner{VM: name, CarrierHold: c.CarrierHold, FixedHold: c.FixedCarrierHold, Announce: c.Announce},
 		dom:     dom,
 		links:   map[string]bool{},
 

@@ -136,14 +136,17 @@ func (c *connFlags) logger(e *env) *slog.Logger {
 
 // planFlags tune plans.
 type planFlags struct {
-	hold     time.Duration
-	announce bool
+	hold      time.Duration
+	fixedHold bool
+	announce  bool
 }
 
 func (p *planFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.hold, "carrier-hold", nicplug.DefaultCarrierHold,
-		"keep the link down this long while switching networks, so the guest notices and re-runs DHCP\n"+
-			"(NetworkManager ignores shorter drops than about 6s); 0: no hold, which most guests miss")
+		"keep the link down at most this long while switching networks, so the guest notices and re-runs DHCP\n"+
+			"(NetworkManager ignores shorter drops than about 6s); the hold ends early once the guest changes its\n"+
+			"NIC's receive filter (systemd-networkd: ~0.1s, NetworkManager: ~6.2s); 0: no hold, which most guests miss")
+	fs.BoolVar(&p.fixedHold, "carrier-hold-fixed", false, "hold the link down for the whole --carrier-hold, not until the guest reacts")
 	fs.BoolVar(&p.announce, "announce", false, "send announce-self (gratuitous ARP) after a plug or switch")
 }
 
@@ -169,7 +172,7 @@ func config(e *env, c *connFlags, p *planFlags) *nicplug.Config {
 	cfg := &nicplug.Config{Netns: c.netns, Logger: log, QMP: &qmp.Config{Logger: log},
 		UndoTimeout: undoQMPBudget, HostUndoTimeout: undoHostBudget, UnknownLinks: unknownLinks(c.qmp)}
 	if p != nil {
-		cfg.CarrierHold, cfg.Announce = p.carrierHold(), p.announce
+		cfg.CarrierHold, cfg.FixedCarrierHold, cfg.Announce = p.carrierHold(), p.fixedHold, p.announce
 	}
 	return cfg
 }

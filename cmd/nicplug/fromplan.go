@@ -20,7 +20,7 @@ func planFrom(oldPath, ifPath, name string, pf *planFlags) (*nicplug.Plan, error
 	if err != nil {
 		return nil, err
 	}
-	pl := nicplug.Planner{VM: d.XML.Name, CarrierHold: pf.carrierHold(), Announce: pf.announce}
+	pl := nicplug.Planner{VM: d.XML.Name, CarrierHold: pf.carrierHold(), FixedHold: pf.fixedHold, Announce: pf.announce}
 	p, err := pl.UpdateAsLive(d, ifXML, nil)
 	if err != nil {
 		return nil, inFile(ifPath, err)
