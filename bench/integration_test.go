@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/internal/guest"
 	"github.com/nicplug/nicplug/internal/testenv"
 )
@@ -27,7 +26,7 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 	var progress strings.Builder
 	r, err := Run(ctx, &Options{PlanIters: 10, QMPIters: 20, ApplyIters: 2, ScaleVMs: 3, GuestIters: 1, ThroughputMiB: 1,
 		StackTrials: 1, StackHolds: map[guest.Stack][]time.Duration{
-			guest.StackNetworkd: {300 * time.Millisecond}, guest.StackNetworkManager: {nicplug.DefaultCarrierHold}},
+			guest.StackNetworkd: {}, guest.StackNetworkManager: {}},
 		Progress: &progress})
 	if err != nil {
 		t.Fatalf("Run: %v\nprogress:\n%s", err, progress.String())
@@ -53,11 +52,11 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		{"4 guest", "hot-plug: device_add"},
 		{"6 throughput", "guest→host TCP"},
 		{"7 stacks", "networkd: plug none→user"},
-		{"7 stacks", "networkd: move user→tap, hold 300ms"},
-		{"7 stacks", "networkd: move tap→user, hold 300ms"},
+		{"7 stacks", "networkd: move user→tap, hold adaptive ≤7s (default)"},
+		{"7 stacks", "networkd: move tap→user, hold adaptive ≤7s (default)"},
 		{"7 stacks", "networkmanager: plug none→user"},
-		{"7 stacks", "networkmanager: move user→tap, hold 7s"},
-		{"7 stacks", "networkmanager: move tap→user, hold 7s"},
+		{"7 stacks", "networkmanager: move user→tap, hold adaptive ≤7s (default)"},
+		{"7 stacks", "networkmanager: move tap→user, hold adaptive ≤7s (default)"},
 	} {
 		row, ok := r.Find(want.part, want.name)
 		if !ok {
@@ -68,9 +67,9 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 			t.Errorf("row %q is empty: %+v", want.name, row)
 		}
 	}
-	// With the hold each stack needs, every move ends on the new network.
-	for _, name := range []string{"networkd: move user→tap, hold 300ms", "networkd: move tap→user, hold 300ms",
-		"networkmanager: move user→tap, hold 7s", "networkmanager: move tap→user, hold 7s"} {
+	// With the default hold, every move ends on the new network.
+	for _, name := range []string{"networkd: move user→tap, hold adaptive ≤7s (default)", "networkd: move tap→user, hold adaptive ≤7s (default)",
+		"networkmanager: move user→tap, hold adaptive ≤7s (default)", "networkmanager: move tap→user, hold adaptive ≤7s (default)"} {
 		if row, ok := r.Find("7 stacks", name); ok && !strings.HasPrefix(row.Value, "moved 1/1") {
 			t.Errorf("%s: %s", name, row.Value)
 		}

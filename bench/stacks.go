@@ -12,9 +12,10 @@ import (
 	"github.com/nicplug/nicplug/qmp"
 )
 
-// defaultStackHolds are the carrier holds the stacks part tries per stack:
-// around what each stack needs (README "Carrier hold"). NoCarrierHold is
-// "none".
+// defaultStackHolds are the fixed carrier holds the stacks part tries per
+// stack, around what each stack needs (README "Carrier hold"), besides the
+// default adaptive hold (at most 7 s, ending when the guest reacts), which
+// it always tries. NoCarrierHold is "none".
 var defaultStackHolds = map[guest.Stack][]time.Duration{
 	guest.StackNetworkd:       {nicplug.NoCarrierHold, 50 * time.Millisecond, 300 * time.Millisecond, nicplug.DefaultCarrierHold},
 	guest.StackNetworkManager: {time.Second, 5 * time.Second, 6500 * time.Millisecond, nicplug.DefaultCarrierHold},
@@ -102,11 +103,24 @@ func stackMoves(ctx context.Context, r *Report, a *guest.Assets, stack guest.Sta
 	if err != nil {
 		return err
 	}
-	for _, hold := range holds {
+	type holdCase struct {
+		d     time.Duration
+		fixed bool
+	}
+	cases := []holdCase{{0, false}} // the default: adaptive, at most 7 s
+	for _, h := range holds {
+		cases = append(cases, holdCase{h, true})
+	}
+	for _, hc := range cases {
+		hold := hc.d
+		name := "adaptive ≤" + holdOf(hold).String() + " (default)"
+		if hc.fixed {
+			name = "fixed " + holdName(hold)
+		}
 		// One VM per hold: the hold is a VM setting. Re-attach with the
 		// domain as it now is.
 		vm.Close()
-		if vm, err = reattach(ctx, g, applied, hold); err != nil {
+		if vm, err = reattach(ctx, g, applied, hold, hc.fixed); err != nil {
 			return err
 		}
 		for _, dir := range [][2]stackNet{{user, lan}, {lan, user}} {
@@ -145,7 +159,7 @@ func stackMoves(ctx context.Context, r *Report, a *guest.Assets, stack guest.Sta
 			} else {
 				value += ": stuck on the old address"
 			}
-			r.add(Row{Part: "7 stacks", Name: fmt.Sprintf("%s: move %s→%s, hold %s", stack, dir[0].name, dir[1].name, holdName(hold)),
+			r.add(Row{Part: "7 stacks", Name: fmt.Sprintf("%s: move %s→%s, hold %s", stack, dir[0].name, dir[1].name, name),
 				N: trials, Value: value, Baseline: "first ping p50 " + fmtDur(hp.pct(50)), Ratio: ratioS,
 				Note: "from UpdateDevice start; baseline device_del + device_add (fresh user netdev), same guest image"})
 		}
@@ -173,8 +187,8 @@ func holdName(hold time.Duration) string {
 
 // reattach attaches a new VM with carrier hold hold to g, whose NIC got
 // the update applied last.
-func reattach(ctx context.Context, g *guest.Guest, applied []byte, hold time.Duration) (*nicplug.VM, error) {
-	return nicplug.Attach(ctx, g.QMPSocket(), domainXML("guest", string(applied)), &nicplug.Config{CarrierHold: hold})
+func reattach(ctx context.Context, g *guest.Guest, applied []byte, hold time.Duration, fixed bool) (*nicplug.VM, error) {
+	return nicplug.Attach(ctx, g.QMPSocket(), domainXML("guest", string(applied)), &nicplug.Config{CarrierHold: hold, FixedCarrierHold: fixed})
 }
 
 // ensureOn puts the guest on n: unplugged until it holds no address (a
