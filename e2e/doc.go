@@ -18,6 +18,12 @@
 //   - TestIntegrationRestartedManager (root): the managing process goes
 //     away; a new one without the domain XML (AttachRunning) recovers the
 //     macvtap's spec from the host and moves the guest to user and back.
+//   - TestIntegrationHubOffloadFeatures: the guest sees the same virtio
+//     feature bits with nicplug's explicit offloads as QEMU's defaults give.
+//   - TestIntegrationDistroMoves (root): Debian guests with
+//     systemd-networkd and NetworkManager, default carrier hold: plug user,
+//     move to a macvtap LAN and back, unplug; the hold ends on the guest's
+//     reaction.
 //
 // The network namespaces, veth pair and DHCP server come from package lab.
 //

@@ -42,6 +42,16 @@
 // after a sequence number: take [Guest.Seq] before acting (a QMP set_link)
 // and wait for what follows it.
 //
+// # Distribution guests
+//
+// [BuildDistro] builds a Debian bookworm guest whose network is run by a
+// real stack (systemd-networkd or NetworkManager): mmdebstrap from the
+// host's apt sources, the image's own cloud kernel and initramfs, an ext4
+// root file system booted read-only (Assets.Disk; QEMU's snapshot=on). A
+// reporter service prints the same ready and carrier events, plus addr,
+// deladdr and ping (of the default gateway after each new address), and
+// the command channel works as below. [StartDistro] is [Start] for them.
+//
 // # Commands
 //
 // [Guest.Exec] runs a shell command in the guest over its second serial
