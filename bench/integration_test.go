@@ -42,7 +42,7 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		{"3 apply", "plug none→user"},
 		{"3 apply", "unplug user→none"},
 		{"3 apply", "switch user→macvtap"},
-		{"3 apply", "switch macvtap→user"},
+		{"3 apply", "switch macvdirect→user"},
 		{"3 apply", "switch macvtap→macvtap"},
 		{"3 apply", "link-down window switch user→macvtap"},
 		{"5 scale", "3 concurrent switches user→macvtap"},
@@ -52,11 +52,11 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		{"4 guest", "hot-plug: device_add"},
 		{"6 throughput", "guest→host TCP"},
 		{"7 stacks", "networkd: plug none→user"},
-		{"7 stacks", "networkd: move user→tap, hold adaptive ≤7s (default)"},
-		{"7 stacks", "networkd: move tap→user, hold adaptive ≤7s (default)"},
+		{"7 stacks", "networkd: move user→direct, hold adaptive ≤7s (default)"},
+		{"7 stacks", "networkd: move direct→user, hold adaptive ≤7s (default)"},
 		{"7 stacks", "networkmanager: plug none→user"},
-		{"7 stacks", "networkmanager: move user→tap, hold adaptive ≤7s (default)"},
-		{"7 stacks", "networkmanager: move tap→user, hold adaptive ≤7s (default)"},
+		{"7 stacks", "networkmanager: move user→direct, hold adaptive ≤7s (default)"},
+		{"7 stacks", "networkmanager: move direct→user, hold adaptive ≤7s (default)"},
 	} {
 		row, ok := r.Find(want.part, want.name)
 		if !ok {
@@ -68,8 +68,8 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		}
 	}
 	// With the default hold, every move ends on the new network.
-	for _, name := range []string{"networkd: move user→tap, hold adaptive ≤7s (default)", "networkd: move tap→user, hold adaptive ≤7s (default)",
-		"networkmanager: move user→tap, hold adaptive ≤7s (default)", "networkmanager: move tap→user, hold adaptive ≤7s (default)"} {
+	for _, name := range []string{"networkd: move user→direct, hold adaptive ≤7s (default)", "networkd: move direct→user, hold adaptive ≤7s (default)",
+		"networkmanager: move user→direct, hold adaptive ≤7s (default)", "networkmanager: move direct→user, hold adaptive ≤7s (default)"} {
 		if row, ok := r.Find("7 stacks", name); ok && !strings.HasPrefix(row.Value, "moved 1/1") {
 			t.Errorf("%s: %s", name, row.Value)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/internal/guest"
+	"github.com/nicplug/nicplug/internal/lab"
 	"github.com/nicplug/nicplug/qmp"
 )
 
@@ -37,32 +38,34 @@ type stackMove struct {
 }
 
 // runStacks measures, on the Debian guests with systemd-networkd and with
-// NetworkManager, a plug and moves between QEMU's user network and a host
-// tap with DHCP for several carrier holds, both directions, against
-// device_del + device_add of the NIC on the same guest.
+// NetworkManager, a plug and moves between QEMU's user network and a
+// macvtap LAN with its own DHCP server (package lab: private network
+// namespaces, so concurrent runs cannot disturb it) for several carrier
+// holds, both directions, against device_del + device_add of the NIC on
+// the same guest.
 func runStacks(ctx context.Context, r *Report, trials int, holds map[guest.Stack][]time.Duration, progress func(string, ...any)) error {
 	if !isRoot() {
-		r.add(Row{Part: "7 stacks", Name: "distribution guests", Note: "needs root (mmdebstrap, host tap)"})
+		r.add(Row{Part: "7 stacks", Name: "distribution guests", Note: "needs root (mmdebstrap, macvtap)"})
 		return nil
 	}
 	if holds == nil {
 		holds = defaultStackHolds
 	}
-	tap, err := newHostTap()
+	n, err := lab.NewNetwork(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer tap.close()
+	defer n.Close()
 	user := stackNet{"user", []byte(ifaceXML(guestMAC, "user", "")), netip.MustParsePrefix("10.0.2.0/24"), netip.MustParseAddr("10.0.2.2")}
-	lan := stackNet{"tap", []byte(ifaceXML(guestMAC, "ethernet", fmt.Sprintf("<target dev='%s' managed='no'/>", tap.name))),
-		netip.MustParsePrefix(tapPrefix + "0/24"), netip.MustParseAddr(tapHostIP)}
+	lan := stackNet{"direct", []byte(ifaceXML(guestMAC, "direct", fmt.Sprintf("<source dev='%s' mode='bridge'/>", n.Parent))),
+		n.Subnet, n.Router}
 	for _, stack := range []guest.Stack{guest.StackNetworkd, guest.StackNetworkManager} {
 		progress("stacks: building the %s guest (cached)", stack)
 		a, err := guest.BuildDistro(ctx, stack, nil)
 		if err != nil {
 			return err
 		}
-		if err := stackMoves(ctx, r, a, stack, trials, holds[stack], user, lan, progress); err != nil {
+		if err := stackMoves(ctx, r, a, stack, trials, holds[stack], n.Netns, user, lan, progress); err != nil {
 			return fmt.Errorf("%s: %w", stack, err)
 		}
 	}
@@ -71,9 +74,9 @@ func runStacks(ctx context.Context, r *Report, trials int, holds map[guest.Stack
 
 // stackMoves boots one guest of stack and fills its rows.
 func stackMoves(ctx context.Context, r *Report, a *guest.Assets, stack guest.Stack, trials int, holds []time.Duration,
-	user, lan stackNet, progress func(string, ...any)) error {
+	netns string, user, lan stackNet, progress func(string, ...any)) error {
 	progress("stacks: %s: boot, plug, moves with holds %v, %d trials each", stack, holds, trials)
-	g, vm, err := nicplugGuest(ctx, a, ifaceXML(guestMAC, "none", ""), &nicplug.Config{CarrierHold: nicplug.NoCarrierHold})
+	g, vm, err := nicplugGuest(ctx, a, ifaceXML(guestMAC, "none", ""), &nicplug.Config{Netns: netns, CarrierHold: nicplug.NoCarrierHold})
 	if err != nil {
 		return err
 	}
@@ -120,7 +123,7 @@ func stackMoves(ctx context.Context, r *Report, a *guest.Assets, stack guest.Sta
 		// One VM per hold: the hold is a VM setting. Re-attach with the
 		// domain as it now is.
 		vm.Close()
-		if vm, err = reattach(ctx, g, applied, hold, hc.fixed); err != nil {
+		if vm, err = reattach(ctx, g, applied, netns, hold, hc.fixed); err != nil {
 			return err
 		}
 		for _, dir := range [][2]stackNet{{user, lan}, {lan, user}} {
@@ -187,8 +190,9 @@ func holdName(hold time.Duration) string {
 
 // reattach attaches a new VM with carrier hold hold to g, whose NIC got
 // the update applied last.
-func reattach(ctx context.Context, g *guest.Guest, applied []byte, hold time.Duration, fixed bool) (*nicplug.VM, error) {
-	return nicplug.Attach(ctx, g.QMPSocket(), domainXML("guest", string(applied)), &nicplug.Config{CarrierHold: hold, FixedCarrierHold: fixed})
+func reattach(ctx context.Context, g *guest.Guest, applied []byte, netns string, hold time.Duration, fixed bool) (*nicplug.VM, error) {
+	return nicplug.Attach(ctx, g.QMPSocket(), domainXML("guest", string(applied)),
+		&nicplug.Config{Netns: netns, CarrierHold: hold, FixedCarrierHold: fixed})
 }
 
 // ensureOn puts the guest on n: unplugged until it holds no address (a
