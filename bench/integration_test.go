@@ -42,7 +42,7 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		{"3 apply", "plug none→user"},
 		{"3 apply", "unplug user→none"},
 		{"3 apply", "switch user→macvtap"},
-		{"3 apply", "switch macvdirect→user"},
+		{"3 apply", "switch macvtap→user"},
 		{"3 apply", "switch macvtap→macvtap"},
 		{"3 apply", "link-down window switch user→macvtap"},
 		{"5 scale", "3 concurrent switches user→macvtap"},
