@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"sync"
 )
@@ -14,9 +16,10 @@ import (
 // concurrent use by many goroutines. Create it with [Dial] or [New] and
 // release it with [Client.Close].
 type Client struct {
-	conn  *net.UnixConn
-	log   *slog.Logger
-	evbuf int
+	conn    *net.UnixConn
+	log     *slog.Logger
+	evbuf   int
+	maxLine int
 
 	// version and caps are written by the reader goroutine before greeted
 	// is closed and never after.
@@ -38,6 +41,10 @@ type Client struct {
 	// the connection is closed.
 	subs     map[*Subscription]struct{}
 	watchers map[*Watcher]struct{}
+	// noise counts the lines received that are not QMP messages, and
+	// lastNoise is the start of the last one; guarded by mu.
+	noise     uint64
+	lastNoise string
 	// cause is the first reason recorded for closing the connection;
 	// guarded by mu.
 	cause error
@@ -64,7 +71,7 @@ func Dial(ctx context.Context, path string, cfg *Config) (*Client, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
-		return nil, &OpError{Op: "dial", Err: err}
+		return nil, &OpError{Op: "dial", Err: notSocket(path, err)}
 	}
 	return New(ctx, conn.(*net.UnixConn), cfg)
 }
@@ -80,6 +87,7 @@ func New(ctx context.Context, conn *net.UnixConn, cfg *Config) (*Client, error) 
 		conn:       conn,
 		log:        cfg.logger(),
 		evbuf:      cfg.eventBuffer(),
+		maxLine:    cfg.maxLine(),
 		greeted:    make(chan struct{}),
 		wlock:      make(chan struct{}, 1),
 		pending:    make(map[uint64]chan reply),
@@ -191,4 +199,42 @@ func (c *Client) closedErr() error {
 		return c.closed
 	}
 	return &closedError{cause: c.cause}
+}
+
+// noteNoise records a line that is not a QMP message, for the error of a
+// command that then gets no reply.
+func (c *Client) noteNoise(line []byte) {
+	c.mu.Lock()
+	c.noise++
+	c.lastNoise = truncate(line)
+	c.mu.Unlock()
+}
+
+// noiseSince returns the number of noise lines recorded so far, and the
+// last one.
+func (c *Client) noiseSince() (uint64, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.noise, c.lastNoise
+}
+
+// notSocket explains a failed dial of path that is not a socket: connecting
+// to a regular file says "connection refused", which misleads.
+func notSocket(path string, err error) error {
+	fi, serr := os.Stat(path)
+	if serr != nil || fi.Mode()&os.ModeSocket != 0 {
+		return err
+	}
+	what := "a regular file"
+	switch {
+	case fi.IsDir():
+		what = "a directory"
+	case fi.Mode()&os.ModeNamedPipe != 0:
+		what = "a named pipe"
+	case fi.Mode()&os.ModeDevice != 0:
+		what = "a device"
+	case !fi.Mode().IsRegular():
+		what = "not a regular file"
+	}
+	return fmt.Errorf("%s is not a socket (%s): %w", path, what, err)
 }

@@ -23,6 +23,12 @@ type Config struct {
 	// racy inside QEMU; do not combine the two.
 	Enable []string
 
+	// MaxLine is the longest line, in bytes, accepted from the monitor: a
+	// longer one closes the connection with an error matching
+	// [ErrLineTooLong], after at most about twice that much memory was
+	// used to read it. Zero means [DefaultMaxLine].
+	MaxLine int
+
 	// Logger receives debug records about discarded input (unparseable
 	// lines, replies nobody waits for) and warnings. Nil discards them.
 	Logger *slog.Logger
@@ -40,4 +46,16 @@ func (c *Config) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return c.Logger
+}
+
+// DefaultMaxLine is the longest line a [Client] accepts from the monitor
+// when [Config.MaxLine] is zero: 16 MiB, eighty times QEMU's longest reply
+// (query-qmp-schema, about 200 KB).
+const DefaultMaxLine = 16 << 20
+
+func (c *Config) maxLine() int {
+	if c == nil || c.MaxLine <= 0 {
+		return DefaultMaxLine
+	}
+	return c.MaxLine
 }

@@ -13,7 +13,12 @@
 // its reply is matched by it, so a Client is safe for concurrent use. Every
 // call takes a context: cancelling it returns at once (a late reply is
 // discarded and the client stays usable), also while a write is blocked on
-// a stopped QEMU. Lines have no length limit (query-qmp-schema is ~200 KB).
+// a stopped QEMU. A line may be up to [Config.MaxLine] long (default
+// [DefaultMaxLine], 16 MiB; query-qmp-schema is ~200 KB): a longer one
+// closes the connection with an error matching [ErrLineTooLong]. Lines that
+// are not QMP messages are discarded; a command that then gets no reply
+// fails, when its context ends, with an error matching [ErrNotQMP] that
+// quotes the last one.
 // Hand-written helpers cover what nicplug needs: [Client.GetFD],
 // [Client.CloseFD], [Client.NetdevAdd], [Client.NetdevDel],
 // [Client.SetLink], [Client.DeviceAdd], [Client.DeviceDel],

@@ -3,6 +3,7 @@ package qmp
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrClosed reports that the monitor connection is closed: [Client.Close]
@@ -89,4 +90,65 @@ func (e *CommandError) Error() string {
 func IsClass(err error, class string) bool {
 	var ce *CommandError
 	return errors.As(err, &ce) && ce.Class == class
+}
+
+// ErrLineTooLong is matched by the error that closes a connection whose
+// monitor sent a line longer than [Config.MaxLine].
+var ErrLineTooLong = errors.New("qmp: monitor line too long")
+
+// lineTooLongError is the cause recorded when the monitor sent a line
+// longer than the limit.
+type lineTooLongError struct {
+	max   int
+	start string // the line's first bytes, cut
+}
+
+func (e *lineTooLongError) Error() string {
+	return fmt.Sprintf("monitor sent a line longer than %s (the limit, qmp.Config.MaxLine), starting %s", sizeString(e.max), quoteCut(e.start, 40))
+}
+
+func (e *lineTooLongError) Is(target error) bool { return target == ErrLineTooLong }
+
+// ErrNotQMP is matched by the error of a command that got no reply in time
+// while the monitor sent lines that are not QMP messages: the socket is
+// probably not a QMP monitor (a human monitor, a serial console, another
+// program).
+var ErrNotQMP = errors.New("qmp: monitor sends lines that are not QMP")
+
+// noiseError is the error of a command whose context ended while the
+// monitor sent only lines that are not QMP. It unwraps to the context's
+// error and matches [ErrNotQMP].
+type noiseError struct {
+	cause error
+	lines uint64
+	last  string // the last such line, cut
+}
+
+func (e *noiseError) Error() string {
+	return fmt.Sprintf("%v: no reply, but %d line(s) that are not QMP, the last %s", e.cause, e.lines, quoteCut(e.last, 60))
+}
+
+func (e *noiseError) Is(target error) bool { return target == ErrNotQMP }
+
+func (e *noiseError) Unwrap() error { return e.cause }
+
+// quoteCut quotes the first n bytes of s on one line, with an ellipsis
+// after the quote when s was longer.
+func quoteCut(s string, n int) string {
+	s = strings.TrimSuffix(s, "…")
+	if len(s) <= n {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q…", strings.ToValidUTF8(s[:n], ""))
+}
+
+// sizeString renders a byte count in the largest binary unit that divides it.
+func sizeString(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

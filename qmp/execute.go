@@ -24,7 +24,8 @@ import (
 // A QMP error reply is returned as a [*CommandError]. When ctx ends first,
 // Execute returns promptly with an [*OpError] wrapping ctx.Err() and the
 // client stays usable: a late reply is discarded. (QEMU may still run the
-// command.) If ctx ends while the command was only partly written, the
+// command.) If the monitor meanwhile sent lines that are not QMP messages,
+// that error also matches [ErrNotQMP] and quotes the last one, cut. If ctx ends while the command was only partly written, the
 // stream can't be resynchronized and the connection is closed. After the
 // connection closed, the error matches [ErrClosed].
 func (c *Client) Execute(ctx context.Context, command string, args any, files ...*os.File) (json.RawMessage, error) {
@@ -53,6 +54,7 @@ func (c *Client) Execute(ctx context.Context, command string, args any, files ..
 	}
 	id := c.allocID()
 	c.pending[id] = ch
+	noiseBefore := c.noise
 	c.mu.Unlock()
 	msg = appendID(msg, id)
 
@@ -70,7 +72,11 @@ func (c *Client) Execute(ctx context.Context, command string, args any, files ..
 		return r.result(command)
 	case <-ctx.Done():
 		if c.forget(id, true) {
-			return nil, &OpError{Op: command, Err: ctx.Err()}
+			err := ctx.Err()
+			if n, last := c.noiseSince(); n > noiseBefore {
+				err = &noiseError{cause: err, lines: n - noiseBefore, last: last}
+			}
+			return nil, &OpError{Op: command, Err: err}
 		}
 		// The reply (or the close) won the race: it is in ch.
 		return (<-ch).result(command)

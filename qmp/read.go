@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // readBufferSize is the bufio buffer; longer lines are assembled in a
-// growing slice, so there is no line-length limit.
+// growing slice, up to the line limit ([Config.MaxLine]).
 const readBufferSize = 64 << 10
 
 // maxKeptLine bounds the assembly buffer kept between lines, so one huge
@@ -26,7 +27,7 @@ func (c *Client) readLoop() {
 	var acc []byte
 	greeted := false
 	for {
-		line, err := readLine(r, &acc)
+		line, err := readLine(r, &acc, c.maxLine)
 		if err != nil {
 			if !greeted {
 				err = fmt.Errorf("reading greeting: %w", err)
@@ -45,6 +46,7 @@ func (c *Client) readLoop() {
 				return
 			}
 			c.log.Warn("qmp: discarding unparseable line", "line", truncate(line), "err", err)
+			c.noteNoise(line)
 			continue
 		}
 		if !greeted {
@@ -66,6 +68,7 @@ func (c *Client) readLoop() {
 			c.dispatchReply(&m, line)
 		default:
 			c.log.Warn("qmp: discarding unexpected message", "line", truncate(line))
+			c.noteNoise(line)
 		}
 	}
 }
@@ -91,10 +94,15 @@ func (c *Client) dispatchReply(m *message, line []byte) {
 	}
 }
 
-// readLine returns the next line, however long. The result is valid until
-// the next call. A stream ending inside a line yields io.ErrUnexpectedEOF.
-func readLine(r *bufio.Reader, acc *[]byte) ([]byte, error) {
+// readLine returns the next line, up to max bytes (newline included). The
+// result is valid until the next call. A stream ending inside a line yields
+// io.ErrUnexpectedEOF; a longer line an error matching [ErrLineTooLong],
+// after at most max bytes were buffered.
+func readLine(r *bufio.Reader, acc *[]byte, max int) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
+	if len(line) > max {
+		return nil, &lineTooLongError{max: max, start: truncate(line)}
+	}
 	if err == nil {
 		return line, nil
 	}
@@ -109,7 +117,13 @@ func readLine(r *bufio.Reader, acc *[]byte) ([]byte, error) {
 	}
 	b := append((*acc)[:0], line...)
 	for {
+		if len(b) > max {
+			return nil, &lineTooLongError{max: max, start: truncate(b)}
+		}
 		line, err = r.ReadSlice('\n')
+		if len(b)+len(line) > max {
+			return nil, &lineTooLongError{max: max, start: truncate(b)}
+		}
 		b = append(b, line...)
 		*acc = b
 		if err == nil {
@@ -124,10 +138,12 @@ func readLine(r *bufio.Reader, acc *[]byte) ([]byte, error) {
 	}
 }
 
+// truncate returns the start of b for logs and errors: at most 200 bytes,
+// cut with an ellipsis.
 func truncate(b []byte) string {
 	const n = 200
 	if len(b) > n {
-		return string(b[:n]) + "…"
+		return strings.ToValidUTF8(string(b[:n]), "") + "…"
 	}
 	return string(b)
 }
