@@ -81,14 +81,14 @@ func parseBackend(typ string, x *libvirtxml.DomainInterface, opts *ParseOptions)
 			return b, errors.New("type network needs <source network=…/>")
 		}
 		if opts == nil || opts.Resolver == nil {
-			return b, fmt.Errorf("type network (network '%s') needs a ParseOptions.Resolver to map it to a backend", s.Network)
+			return b, &unknownNetworkError{name: s.Network}
 		}
 		r, err := opts.Resolver(s.Network, s.PortGroup)
 		if err != nil {
-			return b, fmt.Errorf("resolve network '%s': %w", s.Network, err)
+			return b, fmt.Errorf("resolve network '%s': %w", clip(s.Network), err)
 		}
 		if err := r.Validate(); err != nil {
-			return b, fmt.Errorf("resolve network '%s': %w", s.Network, err)
+			return b, fmt.Errorf("resolve network '%s': %w", clip(s.Network), err)
 		}
 		return r, nil
 	default:
@@ -111,7 +111,7 @@ func (b Backend) Validate() error {
 			return err
 		}
 		if !directModes[b.Mode] {
-			return fmt.Errorf("direct mode '%s' is invalid: want bridge, vepa, private or passthrough", b.Mode)
+			return fmt.Errorf("direct mode '%s' is invalid: want bridge, vepa, private or passthrough", clip(b.Mode))
 		}
 		return nil
 	case TypeEthernet:
@@ -129,11 +129,11 @@ func (b Backend) Validate() error {
 		switch b.Type {
 		case TypeMcast:
 			if ip := net.ParseIP(b.Address); ip == nil || !ip.IsMulticast() {
-				return fmt.Errorf("mcast address %q is not a multicast IP address", b.Address)
+				return fmt.Errorf("mcast address %q is not a multicast IP address", cut(b.Address, maxQuoted))
 			}
 			if b.LocalAddress != "" {
-				if ip := net.ParseIP(b.LocalAddress); ip == nil {
-					return fmt.Errorf("mcast local address %q is not an IP address", b.LocalAddress)
+				if ip := net.ParseIP(b.LocalAddress); ip == nil || ip.To4() == nil {
+					return fmt.Errorf("mcast local address %q is not an IPv4 address", cut(b.LocalAddress, maxQuoted))
 				}
 			}
 			if b.LocalPort != 0 {
@@ -155,5 +155,5 @@ func (b Backend) Validate() error {
 	case "":
 		return errors.New("backend type is empty")
 	}
-	return fmt.Errorf("backend type '%s' is unknown", b.Type)
+	return fmt.Errorf("backend type '%s' is unknown", clip(string(b.Type)))
 }

@@ -15,8 +15,10 @@
 //   - ethernet: an existing host tap, <target dev='tap0' managed='no'/>
 //   - bridge: a tap nicplug creates and enslaves to <source bridge='br0'/>
 //   - server, client, mcast: socket netdevs, <source address=… port=…/>
+//     (IPv4 addresses or host names: QEMU's socket netdev takes no IPv6)
 //   - udp: <source address=… port=…><local address=… port=…/></source>
-//   - network: only through [ParseOptions].Resolver
+//   - network: only through [ParseOptions].Resolver; without one, or for a
+//     name it does not know, the error matches [ErrUnknownNetwork]
 //
 // vhostuser and vdpa bypass QEMU's net layer (no hub can sit between NIC and
 // backend) and hostdev is PCI passthrough, not a QEMU NIC: those, and any
@@ -59,4 +61,12 @@
 // first. Every value that reaches QEMU is validated at parse time (ids,
 // unicast MACs, interface names, known models, addresses), so no XML value
 // can inject QEMU options or name host paths.
+//
+// # Limits
+//
+// A document may be up to [MaxDocumentSize] (1 MiB) long ([ErrTooLarge]
+// beyond), a domain name up to [MaxNameLen] (64) bytes, without '/' or ".."
+// ([CheckName]). Error messages quote at most 64 bytes of an input value,
+// control characters escaped, cut with an ellipsis, so they stay one
+// bounded line.
 package domain

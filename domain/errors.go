@@ -36,7 +36,7 @@ type TypeError struct {
 
 // Error names the interface, its type and why it is refused.
 func (e *TypeError) Error() string {
-	return fmt.Sprintf("domain: %s: type '%s' is not supported: %s", label(e.Device), e.Type, e.Reason)
+	return fmt.Sprintf("domain: %s: type '%s' is not supported: %s", label(e.Device), clip(e.Type), e.Reason)
 }
 
 // unsupportedTypes explains the libvirt types nicplug refuses.
@@ -76,6 +76,7 @@ type ChangeError struct {
 // Error is worded like libvirt's qemuDomainChangeNet message for the field.
 func (e *ChangeError) Error() string {
 	var msg string
+	e = &ChangeError{Field: e.Field, Old: clip(e.Old), New: clip(e.New)}
 	switch e.Field {
 	case FieldMAC:
 		msg = fmt.Sprintf("cannot change network interface mac address from %s to %s", e.Old, e.New)

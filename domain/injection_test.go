@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -86,8 +87,8 @@ func TestResolverInjection(t *testing.T) {
 		}
 	}
 	_, err := domain.ParseInterface([]byte(`<interface type='network'>`+mac1+`<source network='n'/></interface>`), nil)
-	if err == nil || !strings.Contains(err.Error(), "Resolver") {
-		t.Errorf("network without resolver: error %v, want one naming the Resolver", err)
+	if !errors.Is(err, domain.ErrUnknownNetwork) || strings.Contains(err.Error(), "Resolver") {
+		t.Errorf("network without resolver: error %v, want ErrUnknownNetwork without Go names", err)
 	}
 }
 

@@ -126,7 +126,7 @@ func newNIC(x *libvirtxml.DomainInterface, typ string, index int, opts *ParseOpt
 		return nil, fmt.Errorf("domain: %s: %w", label(dev), err)
 	}
 	if got := sourceType(x.Source); got != typ && !(isNoneSpelling(typ) && (got == "" || got == "null")) {
-		return fail(fmt.Errorf("type '%s' decoded as '%s'", typ, got))
+		return fail(fmt.Errorf("type '%s' decoded as '%s'", clip(typ), clip(got)))
 	}
 	if isNoneSpelling(typ) {
 		x.Source = nil // libvirtxml's Null source would print an empty <source/>
@@ -157,10 +157,10 @@ func checkDevice(x *libvirtxml.DomainInterface, typ string) error {
 		model = x.Model.Type
 	}
 	if _, ok := qemuModels[model]; !ok {
-		return fmt.Errorf("model type '%s' is not supported (known: virtio, e1000, e1000e, rtl8139, …)", model)
+		return fmt.Errorf("model type '%s' is not supported (known: virtio, e1000, e1000e, rtl8139, …)", clip(model))
 	}
 	if x.Link != nil && x.Link.State != "up" && x.Link.State != "down" {
-		return fmt.Errorf("link state '%s' is invalid: want up or down", x.Link.State)
+		return fmt.Errorf("link state '%s' is invalid: want up or down", clip(x.Link.State))
 	}
 	if d := x.Driver; d != nil {
 		if f := unsupportedField(reflect.ValueOf(*d), map[string]bool{"Name": true, "Queues": true}); f != "" {
@@ -171,7 +171,7 @@ func checkDevice(x *libvirtxml.DomainInterface, typ string) error {
 		case "vhost":
 			return errors.New("driver name 'vhost' is not supported: a hub-peered NIC is served by QEMU's net layer, vhost-net cannot be used")
 		default:
-			return fmt.Errorf("driver name '%s' is not supported: want qemu", d.Name)
+			return fmt.Errorf("driver name '%s' is not supported: want qemu", clip(d.Name))
 		}
 		if d.Queues > 1 {
 			return fmt.Errorf("driver queues=%d is not supported: a hub port has a single queue, so the NIC cannot be multiqueue", d.Queues)
@@ -179,7 +179,7 @@ func checkDevice(x *libvirtxml.DomainInterface, typ string) error {
 	}
 	if x.MTU != nil {
 		if !isVirtio(model) {
-			return fmt.Errorf("<mtu> needs a virtio model, not '%s'", model)
+			return fmt.Errorf("<mtu> needs a virtio model, not '%s'", clip(model))
 		}
 		if x.MTU.Size < 68 || x.MTU.Size > 65535 {
 			return fmt.Errorf("mtu size %d is out of range 68-65535", x.MTU.Size)
@@ -190,10 +190,10 @@ func checkDevice(x *libvirtxml.DomainInterface, typ string) error {
 			return errors.New("<rom file=…> is not supported: nicplug passes no host paths to QEMU")
 		}
 		if r.Bar != "" && r.Bar != "on" && r.Bar != "off" {
-			return fmt.Errorf("rom bar '%s' is invalid: want on or off", r.Bar)
+			return fmt.Errorf("rom bar '%s' is invalid: want on or off", clip(r.Bar))
 		}
 		if r.Enabled != "" && r.Enabled != "yes" && r.Enabled != "no" {
-			return fmt.Errorf("rom enabled '%s' is invalid: want yes or no", r.Enabled)
+			return fmt.Errorf("rom enabled '%s' is invalid: want yes or no", clip(r.Enabled))
 		}
 	}
 	if x.Boot != nil {
@@ -215,7 +215,7 @@ func checkDevice(x *libvirtxml.DomainInterface, typ string) error {
 		}
 		switch {
 		case typ == "ethernet" && t.Managed != "no":
-			return fmt.Errorf("type ethernet needs <target dev='%s' managed='no'/>: nicplug only uses an existing tap", t.Dev)
+			return fmt.Errorf("type ethernet needs <target dev='%s' managed='no'/>: nicplug only uses an existing tap", clip(t.Dev))
 		case typ != "ethernet" && t.Managed != "":
 			return errors.New("target managed=… applies to type ethernet only")
 		}
@@ -254,7 +254,7 @@ func pciAddress(a *libvirtxml.DomainAddress) (pciAddr, error) {
 	case r.function > 7:
 		return r, fmt.Errorf("pci address function %#x is out of range 0-7", r.function)
 	case r.multifunction != "" && r.multifunction != "on" && r.multifunction != "off":
-		return r, fmt.Errorf("pci address multifunction '%s' is invalid: want on or off", r.multifunction)
+		return r, fmt.Errorf("pci address multifunction '%s' is invalid: want on or off", clip(r.multifunction))
 	}
 	return r, nil
 }

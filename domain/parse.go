@@ -17,6 +17,9 @@ type scanned struct {
 	typ       string
 	hasType   bool
 	hasSource bool
+	// badPort is a port attribute of <source> or <source><local> that is
+	// not a decimal number ("" if none).
+	badPort string
 }
 
 // scanInterfaces walks data with encoding/xml and returns, in document
@@ -31,7 +34,7 @@ func scanInterfaces(data []byte, path []string) (root string, out []scanned, err
 			break
 		}
 		if err != nil {
-			return "", nil, fmt.Errorf("malformed XML: %w", err)
+			return "", nil, fmt.Errorf("malformed XML: %w", clipErr(err))
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -59,6 +62,13 @@ func scanInterfaces(data []byte, path []string) (root string, out []scanned, err
 			if t.Name.Local == "source" && len(stack) == len(path)+1 && matchPath(stack[:len(path)], path) {
 				out[len(out)-1].hasSource = true
 			}
+			if inSource(stack, path) {
+				for _, a := range t.Attr {
+					if a.Name.Local == "port" && !isDecimal(a.Value) && out[len(out)-1].badPort == "" {
+						out[len(out)-1].badPort = "<" + t.Name.Local + " port='" + clip(a.Value) + "'>"
+					}
+				}
+			}
 		case xml.EndElement:
 			stack = stack[:len(stack)-1]
 		}
@@ -67,6 +77,33 @@ func scanInterfaces(data []byte, path []string) (root string, out []scanned, err
 		return "", nil, errors.New("malformed XML: no root element")
 	}
 	return root, out, nil
+}
+
+// inSource reports whether the element on top of stack is an interface's
+// <source> or its <local>.
+func inSource(stack, path []string) bool {
+	n := len(path)
+	switch {
+	case len(stack) == n+1:
+		return stack[n] == "source" && matchPath(stack[:n], path)
+	case len(stack) == n+2:
+		return stack[n] == "source" && stack[n+1] == "local" && matchPath(stack[:n], path)
+	}
+	return false
+}
+
+// isDecimal reports whether s is 1 to 5 decimal digits: a port number
+// libvirtxml can decode (the range is checked after decoding).
+func isDecimal(s string) bool {
+	if s == "" || len(s) > 5 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func matchPath(stack, path []string) bool {
@@ -85,12 +122,15 @@ func matchPath(stack, path []string) bool {
 // of a supported type (see [BackendType]), have a valid MAC, a supported
 // model and a distinct device id. A nil opts means defaults.
 func ParseDomain(data []byte, opts *ParseOptions) (*Domain, error) {
+	if err := checkSize(data); err != nil {
+		return nil, err
+	}
 	root, scans, err := scanInterfaces(data, []string{"domain", "devices", "interface"})
 	if err != nil {
 		return nil, fmt.Errorf("domain: %w", err)
 	}
 	if root != "domain" {
-		return nil, fmt.Errorf("domain: root element is <%s>, want <domain>", root)
+		return nil, fmt.Errorf("domain: root element is <%s>, want <domain>", clip(root))
 	}
 	for i, s := range scans {
 		if err := checkScanned(s, fmt.Sprintf("net%d", i)); err != nil {
@@ -99,7 +139,12 @@ func ParseDomain(data []byte, opts *ParseOptions) (*Domain, error) {
 	}
 	x := &libvirtxml.Domain{}
 	if err := x.Unmarshal(string(data)); err != nil {
-		return nil, fmt.Errorf("domain: parse <domain>: %w", err)
+		return nil, fmt.Errorf("domain: parse <domain>: %w", clipErr(err))
+	}
+	if x.Name != "" {
+		if err := CheckName(x.Name); err != nil {
+			return nil, err
+		}
 	}
 	var ifaces []libvirtxml.DomainInterface
 	if x.Devices != nil {
@@ -132,19 +177,22 @@ func ParseDomain(data []byte, opts *ParseOptions) (*Domain, error) {
 // The result has Index -1 until matched with [Domain.Find]. It needs a MAC
 // or an alias to be matched; a missing MAC means "keep the old one".
 func ParseInterface(data []byte, opts *ParseOptions) (*NIC, error) {
+	if err := checkSize(data); err != nil {
+		return nil, err
+	}
 	root, scans, err := scanInterfaces(data, []string{"interface"})
 	if err != nil {
 		return nil, fmt.Errorf("domain: %w", err)
 	}
 	if root != "interface" {
-		return nil, fmt.Errorf("domain: root element is <%s>, want <interface>", root)
+		return nil, fmt.Errorf("domain: root element is <%s>, want <interface>", clip(root))
 	}
 	if err := checkScanned(scans[0], ""); err != nil {
 		return nil, err
 	}
 	x := &libvirtxml.DomainInterface{}
 	if err := x.Unmarshal(string(data)); err != nil {
-		return nil, fmt.Errorf("domain: parse <interface>: %w", err)
+		return nil, fmt.Errorf("domain: parse <interface>: %w", clipErr(err))
 	}
 	n, err := newNIC(x, scans[0].typ, -1, opts)
 	if err != nil {
@@ -178,6 +226,9 @@ func checkScanned(s scanned, dev string) error {
 	}
 	if isNoneSpelling(s.typ) && s.hasSource {
 		return fmt.Errorf("domain: %s: type '%s' takes no <source>", label(dev), s.typ)
+	}
+	if s.badPort != "" {
+		return fmt.Errorf("domain: %s: %s: the port is not a number: want 1-65535", label(dev), s.badPort)
 	}
 	return nil
 }

@@ -64,9 +64,9 @@ func TestBackendValidate(t *testing.T) {
 		{Type: domain.TypeDirect, Dev: "eth0", Mode: "passthrough"},
 		{Type: domain.TypeEthernet, Dev: "tap0"},
 		{Type: domain.TypeBridge, Bridge: "br-lan_0"},
-		{Type: domain.TypeServer, Address: "::1", Port: 5000},
+		{Type: domain.TypeServer, Address: "127.0.0.1", Port: 5000},
 		{Type: domain.TypeClient, Address: "host.example.org", Port: 5000},
-		{Type: domain.TypeMcast, Address: "ff02::1", Port: 5000},
+		{Type: domain.TypeMcast, Address: "239.0.0.1", Port: 5000},
 		{Type: domain.TypeUDP, Address: "192.0.2.1", Port: 1, LocalAddress: "0.0.0.0", LocalPort: 2},
 	}
 	for _, b := range good {
@@ -78,9 +78,15 @@ func TestBackendValidate(t *testing.T) {
 		{},
 		{Type: domain.TypeNone, Dev: "x"},
 		{Type: domain.TypeDirect, Dev: "eth0"},
-		{Type: domain.TypeServer, Address: "::1"},
-		{Type: domain.TypeServer, Address: "::1", Port: 1, LocalPort: 2},
-		{Type: domain.TypeMcast, Address: "ff02::1", Port: 1, LocalPort: 2},
+		{Type: domain.TypeServer, Address: "127.0.0.1"},
+		{Type: domain.TypeServer, Address: "127.0.0.1", Port: 1, LocalPort: 2},
+		{Type: domain.TypeMcast, Address: "239.0.0.1", Port: 1, LocalPort: 2},
+		// IPv6: QEMU's socket netdev cannot take it (issue 13).
+		{Type: domain.TypeServer, Address: "::1", Port: 5000},
+		{Type: domain.TypeClient, Address: "2001:db8::1", Port: 5000},
+		{Type: domain.TypeMcast, Address: "ff02::1", Port: 5000},
+		{Type: domain.TypeMcast, Address: "239.0.0.1", Port: 5000, LocalAddress: "::1"},
+		{Type: domain.TypeUDP, Address: "192.0.2.1", Port: 1, LocalAddress: "::", LocalPort: 2},
 		{Type: domain.TypeUDP, Address: "192.0.2.1", Port: 1},
 		{Type: "tap", Dev: "tap0"},
 	}

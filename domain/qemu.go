@@ -105,7 +105,7 @@ func (d *Domain) nicArgs(n *NIC, v QEMUVersion) (netdev, device string, err erro
 	}
 	drv := n.QEMUModel()
 	if drv == "" {
-		return "", "", fmt.Errorf("model type '%s' is not supported", n.Model())
+		return "", "", fmt.Errorf("model type '%s' is not supported", clip(n.Model()))
 	}
 	dev := deviceJSON{Driver: drv, ID: id, Netdev: n.HubPortID(), MAC: mac}
 	if strings.HasPrefix(drv, "virtio-net-") {
@@ -175,7 +175,7 @@ func (d *Domain) rootBus() (string, error) {
 	case machine == "":
 		return "", errors.New("a pci address needs <os><type machine='q35|pc…'> to name the root bus")
 	}
-	return "", fmt.Errorf("a pci address on machine type '%s' is not supported (want q35 or pc)", machine)
+	return "", fmt.Errorf("a pci address on machine type '%s' is not supported (want q35 or pc)", clip(machine))
 }
 
 // InitialLinks returns each NIC's link state to set before `cont`, in NIC

@@ -17,7 +17,7 @@ func ValidDeviceID(id string) bool { return aliasRE.MatchString(id) }
 
 func checkDeviceID(id string) error {
 	if !ValidDeviceID(id) {
-		return fmt.Errorf("alias name %q is invalid: want a letter then up to 63 letters, digits, '_' or '-' (no '.', nicplug derives ids with it)", id)
+		return fmt.Errorf("alias name %q is invalid: want a letter then up to 63 letters, digits, '_' or '-' (no '.', nicplug derives ids with it)", cut(id, maxQuoted))
 	}
 	return nil
 }
@@ -30,7 +30,7 @@ func checkIfname(what, name string) error {
 	case name == "":
 		return fmt.Errorf("%s is missing", what)
 	case len(name) > 15:
-		return fmt.Errorf("%s %q is longer than 15 bytes", what, name)
+		return fmt.Errorf("%s %q is longer than 15 bytes", what, cut(name, maxQuoted))
 	case name == "." || name == "..":
 		return fmt.Errorf("%s %q is not an interface name", what, name)
 	}
@@ -46,7 +46,7 @@ func checkIfname(what, name string) error {
 func parseMAC(s string) (string, error) {
 	hw, err := net.ParseMAC(s)
 	if err != nil || len(hw) != 6 || strings.Count(s, ":") != 5 {
-		return "", fmt.Errorf("mac address %q is invalid: want six colon-separated hex octets", s)
+		return "", fmt.Errorf("mac address %q is invalid: want six colon-separated hex octets", cut(s, maxQuoted))
 	}
 	if hw[0]&1 != 0 {
 		return "", fmt.Errorf("mac address %q is multicast: a NIC needs a unicast address", s)
@@ -62,11 +62,14 @@ func checkHost(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("%s is missing", what)
 	}
-	if net.ParseIP(s) != nil {
+	if ip := net.ParseIP(s); ip != nil {
+		if ip.To4() == nil {
+			return fmt.Errorf("%s %q is an IPv6 address: QEMU's socket netdev takes IPv4 only (7.2 and 10.0 cannot resolve \"[::1]\")", what, s)
+		}
 		return nil
 	}
 	if len(s) > 253 || !hostRE.MatchString(s) {
-		return fmt.Errorf("%s %q is neither an IP address nor a host name", what, s)
+		return fmt.Errorf("%s %q is neither an IPv4 address nor a host name", what, cut(s, maxQuoted))
 	}
 	return nil
 }

@@ -53,11 +53,3 @@ func (v QEMUVersion) String() string {
 	}
 	return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Micro)
 }
-
-// cut shortens s to n bytes with an ellipsis.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
