@@ -31,6 +31,11 @@ func AttachRunning(ctx context.Context, qmpSocket, name string, cfg *Config) (*V
 	if cfg != nil {
 		c = *cfg
 	}
+	if name != "" {
+		if err := domain.CheckName(name); err != nil {
+			return nil, badInput("attach", err)
+		}
+	}
 	if c.Host == nil {
 		c.Host = backend.NewNetifHost(c.Netns)
 	}
@@ -85,6 +90,9 @@ func LiveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 			return nil, badInput("attach", errors.New("the VM has no name: QEMU was started without -name and none was given"))
 		}
 		name = qn.Name
+	}
+	if err := domain.CheckName(name); err != nil {
+		return nil, badInput("attach", err)
 	}
 	types := map[string]string{}
 	st, err := readWiring(ctx, mon, nil, types)

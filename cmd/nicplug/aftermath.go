@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/backend"
@@ -20,7 +19,9 @@ import (
 // does not describe QEMU. The NIC's link state is unknown either way: the
 // host device record marks it, so the next command sets it explicitly
 // and show prints it as unknown.
-func afterFailedRollback(ctx context.Context, vm *nicplug.VM, p *nicplug.Plan, domPath, ifPath string, save bool, applyErr error) error {
+// domXML is DOMAIN.xml as read (the update is spliced into it), opts
+// resolves type='network'.
+func afterFailedRollback(ctx context.Context, vm *nicplug.VM, p *nicplug.Plan, domPath string, domXML []byte, ifPath string, opts *domain.ParseOptions, save bool, applyErr error) error {
 	note := func(format string, args ...any) error {
 		return &exitError{code: exitPartial, err: fmt.Errorf("%w; "+format, append([]any{applyErr}, args...)...)}
 	}
@@ -44,8 +45,8 @@ func afterFailedRollback(ctx context.Context, vm *nicplug.VM, p *nicplug.Plan, d
 	}
 	old := vm.Domain()
 	var upd *domain.NIC
-	if b, err := os.ReadFile(ifPath); err == nil {
-		upd, _ = domain.ParseInterface(b, nil)
+	if b, err := readFile(ifPath); err == nil {
+		upd, _ = domain.ParseInterface(b, opts)
 	}
 	liveHash := ""
 	if id, err := backend.ParseNetdevID(live.BackendID); err == nil {
@@ -74,10 +75,7 @@ func afterFailedRollback(ctx context.Context, vm *nicplug.VM, p *nicplug.Plan, d
 	}
 	next, err := old.WithUpdate(upd)
 	if err == nil {
-		var out []byte
-		if out, err = next.Marshal(); err == nil {
-			err = writeFileAtomic(domPath, append(out, '\n'))
-		}
+		err = saveDomain(domPath, domXML, old, next)
 	}
 	if err != nil {
 		return &exitError{code: exitPartial, err: errors.Join(applyErr,

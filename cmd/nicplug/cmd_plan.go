@@ -40,6 +40,9 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	if err := pf.check(); err != nil {
 		return err
 	}
+	if err := checkName(*name); err != nil {
+		return err
+	}
 	switch {
 	case *from != "" && (cf.qmp != "" || *domPath != ""):
 		return usageErrorf("--from excludes --qmp and --domain")
@@ -59,7 +62,10 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 		if vmName == "" {
 			vmName = "vm"
 		}
-		p, err := planFrom(*from, pos[0], vmName, &pf)
+		if err := cf.nets.load(); err != nil {
+			return err
+		}
+		p, err := planFrom(*from, pos[0], vmName, &pf, cf.nets.opts)
 		if err != nil {
 			return err
 		}
@@ -77,7 +83,7 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer end()
-	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, *name, ifPath)
+	vm, p, _, err := planLive(ctx, e, &cf, &pf, *domPath, *name, ifPath)
 	if err != nil {
 		return err
 	}
@@ -90,43 +96,43 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 // the live state, warning when DOMAIN.xml is stale; with ifPath "" it plans
 // the start. With domPath "" the VM is attached without its domain
 // (nicplug.AttachRunning, VM name vmName or QEMU's). On success the caller
-// closes the VM.
+// closes the VM. domXML is DOMAIN.xml as read.
 // The plan is refused when a host device of the NIC it changes was created
 // in another network namespace than --netns (see hostRecord).
-func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, error) {
-	vm, p, err := planLiveUnchecked(ctx, e, cf, pf, domPath, vmName, ifPath)
+func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, []byte, error) {
+	vm, p, domXML, err := planLiveUnchecked(ctx, e, cf, pf, domPath, vmName, ifPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := checkHostRecord(ctx, cf, vm.Name(), p); err != nil {
 		vm.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return vm, p, nil
+	return vm, p, domXML, nil
 }
 
-func planLiveUnchecked(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, error) {
+func planLiveUnchecked(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (vm *nicplug.VM, p *nicplug.Plan, domXML []byte, err error) {
 	if domPath == "" {
-		return planRunning(ctx, e, cf, pf, vmName, ifPath)
+		vm, p, err := planRunning(ctx, e, cf, pf, vmName, ifPath)
+		return vm, p, nil, err
 	}
-	d, domXML, err := readDomain(domPath)
+	d, domXML, err := readDomain(domPath, cf.nets.opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var ifXML []byte
 	if ifPath != "" {
 		if ifXML, err = readFile(ifPath); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		if err := checkUpdate(d, ifXML, ifPath); err != nil {
-			return nil, nil, err
+		if err := checkUpdate(d, ifXML, ifPath, cf.nets.opts); err != nil {
+			return nil, nil, nil, err
 		}
 	}
-	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, cf, pf))
+	vm, err = nicplug.Attach(ctx, cf.qmp, domXML, config(e, cf, pf))
 	if err != nil {
-		return nil, nil, inFile(domPath, err)
+		return nil, nil, nil, inFile(domPath, err)
 	}
-	var p *nicplug.Plan
 	if ifPath == "" {
 		p, err = vm.PlanStart(ctx)
 	} else {
@@ -136,9 +142,9 @@ func planLiveUnchecked(ctx context.Context, e *env, cf *connFlags, pf *planFlags
 	}
 	if err != nil {
 		vm.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return vm, p, nil
+	return vm, p, domXML, nil
 }
 
 // planRunning plans the update in ifPath on a VM attached without its
@@ -148,7 +154,7 @@ func planRunning(ctx context.Context, e *env, cf *connFlags, pf *planFlags, vmNa
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := domain.ParseInterface(ifXML, nil); err != nil {
+	if _, err := domain.ParseInterface(ifXML, cf.nets.opts); err != nil {
 		return nil, nil, usageErrorf("%s: %w", ifPath, err)
 	}
 	vm, err := attachRunning(ctx, e, cf, pf, vmName)

@@ -23,8 +23,13 @@ func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("qemu-args")
 	shell := fs.Bool("shell", false, "print one shell-quoted line")
 	qemuVersion := fs.String("qemu-version", "", "the QEMU version that runs the arguments (default: any supported)")
+	var nets netFlag
+	nets.register(fs)
 	pos, err := parse(e, fs, args, 1, 1)
 	if err != nil {
+		return err
+	}
+	if err := nets.load(); err != nil {
 		return err
 	}
 	var opts domain.ArgsOptions
@@ -33,7 +38,7 @@ func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 			return usageErrorf("--qemu-version: %w", err)
 		}
 	}
-	d, _, err := readDomain(pos[0])
+	d, _, err := readDomain(pos[0], nets.opts)
 	if err != nil {
 		return err
 	}

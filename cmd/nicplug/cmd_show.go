@@ -103,6 +103,9 @@ func runShow(ctx context.Context, e *env, args []string) error {
 	if err := cf.check(true); err != nil {
 		return err
 	}
+	if err := checkName(*name); err != nil {
+		return err
+	}
 	switch {
 	case *domPath != "" && (*name != "" || *xmlOut):
 		return usageErrorf("--name and --xml are for use without --domain")

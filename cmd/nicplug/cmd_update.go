@@ -20,7 +20,11 @@ each NIC's link state (QEMU cannot report link states) and of backends
 nicplug cannot recover from QEMU (ethernet, sockets). After a successful
 update it is rewritten with the update applied, so that the next command
 starts from the truth (exit status 3 if it cannot be saved); --save=false
-leaves it alone.
+leaves it alone. Only the changed <interface> element is rewritten (with
+double quotes, its comments dropped); every other byte of the file stays.
+The new file is written to a temporary file of a random name beside it
+(created exclusively, never through a symlink), synced and renamed over
+it; a symlinked DOMAIN.xml has its target replaced.
 
 Without --domain the domain is rebuilt from QEMU and the host: each NIC's
 model, MAC, PCI slot, boot order, ROM and MTU (so changes libvirt refuses
@@ -64,6 +68,9 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if err := pf.check(); err != nil {
 		return err
 	}
+	if err := checkName(*name); err != nil {
+		return err
+	}
 	if *domPath != "" && *name != "" {
 		return usageErrorf("--name is the domain's <name> with --domain")
 	}
@@ -72,7 +79,7 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer end()
-	vm, p, err := planLive(ctx, e, &cf, &pf, *domPath, *name, pos[0])
+	vm, p, domXML, err := planLive(ctx, e, &cf, &pf, *domPath, *name, pos[0])
 	if err != nil {
 		return err
 	}
@@ -81,10 +88,11 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	warnMissing(e, &cf, p)
+	old := vm.Domain()
 	applyErr := applyRecorded(ctx, &cf, vm, p)
 	var se *nicplug.StepError
 	if errors.As(applyErr, &se) && se.UndoErr != nil {
-		return afterFailedRollback(ctx, vm, p, *domPath, pos[0], *save, applyErr)
+		return afterFailedRollback(ctx, vm, p, *domPath, domXML, pos[0], cf.nets.opts, *save, applyErr)
 	}
 	if applyErr != nil && (se != nil || !errors.Is(applyErr, nicplug.ErrInconsistent)) {
 		return applyErr // not applied, rolled back
@@ -94,11 +102,7 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if !*save || *domPath == "" || p.Kind == nicplug.KindNoop {
 		return applyErr
 	}
-	out, err := vm.Domain().Marshal()
-	if err != nil {
-		return &exitError{code: exitPartial, err: errors.Join(applyErr, fmt.Errorf("applied, but cannot save %s: %w", *domPath, err))}
-	}
-	if err := writeFileAtomic(*domPath, append(out, '\n')); err != nil {
+	if err := saveDomain(*domPath, domXML, old, vm.Domain()); err != nil {
 		return &exitError{code: exitPartial, err: errors.Join(applyErr, fmt.Errorf("applied, but %w", err))}
 	}
 	return applyErr

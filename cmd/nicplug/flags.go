@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/qmp"
 )
 
@@ -58,6 +59,9 @@ func parse(e *env, fs *flag.FlagSet, args []string, minPos, maxPos int) ([]strin
 		if len(rest) == 0 {
 			break
 		}
+		if err := boolValueHint(fs, args[:len(args)-len(rest)], rest[0]); err != nil {
+			return nil, err
+		}
 		if rest[0] == "--" {
 			pos = append(pos, rest[1:]...)
 			break
@@ -87,12 +91,38 @@ const (
 	timeoutMargin  = undoQMPBudget + undoHostBudget + 2*afterBudget
 )
 
+// boolValueHint refuses "--save false": a boolean flag takes its value
+// only after '=', so the word would silently become an argument.
+func boolValueHint(fs *flag.FlagSet, parsed []string, next string) error {
+	if len(parsed) == 0 {
+		return nil
+	}
+	last := parsed[len(parsed)-1]
+	name := strings.TrimLeft(last, "-")
+	if !strings.HasPrefix(last, "-") || strings.Contains(name, "=") {
+		return nil
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return nil
+	}
+	if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
+		return nil
+	}
+	switch strings.ToLower(next) {
+	case "true", "false", "yes", "no", "on", "off", "0", "1", "t", "f":
+		return usageErrorf("%s %s: a boolean flag takes its value after '=': %s=%s (see nicplug %s -h)", last, next, last, next, fs.Name())
+	}
+	return nil
+}
+
 // connFlags are the flags of commands that talk to QEMU.
 type connFlags struct {
 	qmp     string
 	timeout time.Duration
 	netns   string
 	verbose bool
+	nets    netFlag
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -101,6 +131,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 		timeoutMargin.String()+" more\n(QEMU's undos "+undoQMPBudget.String()+", the host's "+undoHostBudget.String()+", then "+afterBudget.String()+")")
 	fs.StringVar(&c.netns, "netns", "", "network namespace `path` where host devices are created (default: the current one)")
 	fs.BoolVar(&c.verbose, "v", false, "log each step to standard error")
+	c.nets.register(fs)
 }
 
 // check validates the flags after parsing; needQMP says --qmp is required.
@@ -110,6 +141,17 @@ func (c *connFlags) check(needQMP bool) error {
 	}
 	if c.timeout <= 0 {
 		return usageErrorf("--timeout must be positive, not %v", c.timeout)
+	}
+	return c.nets.load()
+}
+
+// checkName validates a --name flag's VM name before anything else runs.
+func checkName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if err := domain.CheckName(name); err != nil {
+		return usageErrorf("--name: %w", err)
 	}
 	return nil
 }
@@ -170,7 +212,8 @@ func (p *planFlags) carrierHold() time.Duration {
 func config(e *env, c *connFlags, p *planFlags) *nicplug.Config {
 	log := c.logger(e)
 	cfg := &nicplug.Config{Netns: c.netns, Logger: log, QMP: &qmp.Config{Logger: log},
-		UndoTimeout: undoQMPBudget, HostUndoTimeout: undoHostBudget, UnknownLinks: unknownLinks(c.qmp)}
+		UndoTimeout: undoQMPBudget, HostUndoTimeout: undoHostBudget, UnknownLinks: unknownLinks(c.qmp),
+		Resolver: c.nets.resolver()}
 	if p != nil {
 		cfg.CarrierHold, cfg.FixedCarrierHold, cfg.Announce = p.carrierHold(), p.fixedHold, p.announce
 	}

@@ -11,8 +11,8 @@ import (
 // planFrom computes, with the library's pure planner, the plan of the
 // update in ifPath against oldPath (a <domain>, or one <interface> of a VM
 // called name) taken as live (see nicplug.Planner.UpdateAsLive).
-func planFrom(oldPath, ifPath, name string, pf *planFlags) (*nicplug.Plan, error) {
-	d, err := readOld(oldPath, name)
+func planFrom(oldPath, ifPath, name string, pf *planFlags, opts *domain.ParseOptions) (*nicplug.Plan, error) {
+	d, err := readOld(oldPath, name, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -21,7 +21,7 @@ func planFrom(oldPath, ifPath, name string, pf *planFlags) (*nicplug.Plan, error
 		return nil, err
 	}
 	pl := nicplug.Planner{VM: d.XML.Name, CarrierHold: pf.carrierHold(), FixedHold: pf.fixedHold, Announce: pf.announce}
-	p, err := pl.UpdateAsLive(d, ifXML, nil)
+	p, err := pl.UpdateAsLive(d, ifXML, opts)
 	if err != nil {
 		return nil, inFile(ifPath, err)
 	}
@@ -30,7 +30,7 @@ func planFrom(oldPath, ifPath, name string, pf *planFlags) (*nicplug.Plan, error
 
 // readOld reads a <domain>, or an <interface> made the only NIC of a
 // domain called name.
-func readOld(path, name string) (*domain.Domain, error) {
+func readOld(path, name string, opts *domain.ParseOptions) (*domain.Domain, error) {
 	data, err := readFile(path)
 	if err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ func readOld(path, name string) (*domain.Domain, error) {
 	switch root {
 	case "domain":
 	case "interface":
-		n, err := domain.ParseInterface(data, nil)
+		n, err := domain.ParseInterface(data, opts)
 		if err != nil {
 			return nil, usageErrorf("%s: %w", path, err)
 		}
@@ -62,7 +62,7 @@ func readOld(path, name string) (*domain.Domain, error) {
 	default:
 		return nil, usageErrorf("%s: root element is <%s>, want <domain> or <interface>", path, root)
 	}
-	d, err := domain.ParseDomain(data, nil)
+	d, err := domain.ParseDomain(data, opts)
 	if err != nil {
 		return nil, usageErrorf("%s: %w", path, err)
 	}

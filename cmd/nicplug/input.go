@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 
@@ -12,22 +11,32 @@ import (
 	"github.com/nicplug/nicplug/domain"
 )
 
-// readFile reads an input file; failing is bad input.
+// readFile reads an XML input file, at most domain.MaxDocumentSize bytes
+// of it (a larger file, or /dev/zero, is refused after reading that much);
+// failing is bad input.
 func readFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, usageError(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, domain.MaxDocumentSize+1))
+	if err != nil {
+		return nil, usageError(err)
+	}
+	if len(b) > domain.MaxDocumentSize {
+		return nil, usageErrorf("%s: larger than 1 MiB, the limit for XML files", path)
 	}
 	return b, nil
 }
 
 // readDomain reads and parses a <domain> file.
-func readDomain(path string) (*domain.Domain, []byte, error) {
+func readDomain(path string, opts *domain.ParseOptions) (*domain.Domain, []byte, error) {
 	b, err := readFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := domain.ParseDomain(b, nil)
+	d, err := domain.ParseDomain(b, opts)
 	if err != nil {
 		return nil, nil, usageErrorf("%s: %w", path, err)
 	}
@@ -36,8 +45,8 @@ func readDomain(path string) (*domain.Domain, []byte, error) {
 
 // checkUpdate checks, without QEMU, that the <interface> update in file
 // path can apply to d live, with the library's checks.
-func checkUpdate(d *domain.Domain, ifXML []byte, path string) error {
-	return inFile(path, nicplug.CheckUpdate(d, ifXML, nil))
+func checkUpdate(d *domain.Domain, ifXML []byte, path string, opts *domain.ParseOptions) error {
+	return inFile(path, nicplug.CheckUpdate(d, ifXML, opts))
 }
 
 // inFile names the file that a library input error (nicplug.ErrBadInput)
@@ -74,21 +83,4 @@ func rootElement(data []byte) (string, error) {
 			return se.Name.Local, nil
 		}
 	}
-}
-
-// writeFileAtomic replaces path with data, keeping its permissions.
-func writeFileAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	tmp := path + ".nicplug-tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/qmp"
 )
 
 // Exit statuses.
@@ -153,11 +155,23 @@ func oneLine(cmd string, err error) string {
 	for _, p := range []string{"nicplug: ", cmd + ": "} {
 		s = strings.TrimPrefix(s, p)
 	}
+	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+	if len(s) > maxErrorLine {
+		s = strings.ToValidUTF8(s[:maxErrorLine], "") + "…"
+	}
 	switch {
+	case errors.Is(err, qmp.ErrNotQMP):
+		s += " (is --qmp QEMU's QMP socket, -qmp or -chardev socket with -mon mode=control?)"
 	case errors.Is(err, context.DeadlineExceeded) && strings.Contains(s, "greeting"):
 		s += " (QEMU serves one QMP client at a time: is another one connected?)"
 	case errors.Is(err, context.DeadlineExceeded):
 		s += " (raise --timeout)"
+	case errors.Is(err, domain.ErrUnknownNetwork) && strings.Contains(s, "no network definitions were given"):
+		s += " (give libvirt <network> XML files in a directory with --networks DIR)"
 	}
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+	return s
 }
+
+// maxErrorLine bounds the error line: messages quote input cut already,
+// this is the last guard.
+const maxErrorLine = 2000
