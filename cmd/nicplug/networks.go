@@ -50,7 +50,7 @@ func (n *netFlag) load() error {
 			return domain.Backend{}, &networkError{fmt.Sprintf("network '%s' is not defined in %s (defined: %s)", network, n.dir, strings.Join(n.names, ", "))}
 		}
 		if portgroup != "" {
-			return domain.Backend{}, &networkError{fmt.Sprintf("network '%s': portgroup '%s': portgroups are not supported (they carry VLAN, bandwidth and virtualport settings nicplug does not apply)", network, portgroup)}
+			return domain.Backend{}, &networkError{fmt.Sprintf("portgroup '%s': portgroups are not supported (they carry VLAN, bandwidth and virtualport settings nicplug does not apply)", portgroup)}
 		}
 		return b, nil
 	}}

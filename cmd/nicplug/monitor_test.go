@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeMonitor listens on a fresh unix socket and runs serve on every
+// connection until the test ends.
+func fakeMonitor(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "npfake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "qmp.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			serve(c)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		os.RemoveAll(dir)
+	})
+	return path
+}
+
+const fakeGreeting = `{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}` + "\r\n"
+
+// garbageAfterGreeting greets, accepts qmp_capabilities, then answers every
+// command with a line that is not QMP.
+func garbageAfterGreeting(c net.Conn) {
+	c.Write([]byte(fakeGreeting))
+	r := bufio.NewReader(c)
+	first := true
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if first {
+			first = false
+			id := line[strings.Index(line, `"id":`)+5 : strings.LastIndex(line, "}")]
+			c.Write([]byte(`{"return": {}, "id": ` + id + "}\r\n"))
+			continue
+		}
+		c.Write([]byte("ERROR: unknown command\t(" + strings.Repeat("x", 500) + ")\r\n"))
+	}
+}
+
+// TestMonitorDefects (issue 13, item 6): a --qmp path that is a regular
+// file says "not a socket"; a monitor that answers garbage is reported as
+// such, with a quoted excerpt, not as a bare timeout; a monitor line beyond
+// the limit is reported. Nothing is left behind (no goroutine).
+func TestMonitorDefects(t *testing.T) {
+	file := writeTemp(t, "qmp.sock", []byte("not a socket"))
+	garbage := fakeMonitor(t, garbageAfterGreeting)
+	hmp := fakeMonitor(t, func(c net.Conn) {
+		c.Write([]byte("QEMU 7.2.22 monitor - type 'help' for more information\r\n(qemu) "))
+		time.Sleep(100 * time.Millisecond)
+	})
+	huge := fakeMonitor(t, func(c net.Conn) {
+		chunk := []byte(strings.Repeat("{", 1<<20))
+		for i := 0; i < 64; i++ {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	before := runtime.NumGoroutine()
+	runCases(t, []cliCase{
+		{name: "regular file", args: []string{"show", "--qmp", file}, code: 1,
+			stderr: "nicplug: show: qmp: dial: " + file + " is not a socket (a regular file)"},
+		{name: "regular file update", args: []string{"update", "--qmp", file, "--domain", "testdata/domain.xml", "testdata/iface-user.xml"}, code: 1,
+			stderr: "is not a socket (a regular file)"},
+		{name: "garbage answers", args: []string{"show", "--qmp", garbage, "--timeout", "1s"}, code: 1,
+			stderr: `context deadline exceeded: no reply, but 1 line(s) that are not QMP, the last "ERROR: unknown command\t(` + strings.Repeat("x", 36) + `"… (is --qmp QEMU's QMP socket`,
+			not: "raise --timeout"},
+		{name: "garbage answers to start", args: []string{"start", "--qmp", garbage, "--timeout", "1s", "testdata/domain.xml"}, code: 1,
+			stderr: "that are not QMP"},
+		{name: "human monitor", args: []string{"show", "--qmp", hmp, "--timeout", "5s"}, code: 1,
+			stderr: `bad greeting`},
+		{name: "huge line", args: []string{"show", "--qmp", huge}, code: 1,
+			stderr: "monitor sent a line longer than 16 MiB"},
+	})
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("%d goroutines after the commands, %d before", runtime.NumGoroutine(), before)
+			break
+		}
+	}
+}
