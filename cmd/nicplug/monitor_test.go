@@ -94,7 +94,7 @@ func TestMonitorDefects(t *testing.T) {
 			stderr: "is not a socket (a regular file)"},
 		{name: "garbage answers", args: []string{"show", "--qmp", garbage, "--timeout", "1s"}, code: 1,
 			stderr: `context deadline exceeded: no reply, but 1 line(s) that are not QMP, the last "ERROR: unknown command\t(` + strings.Repeat("x", 36) + `"… (is --qmp QEMU's QMP socket`,
-			not: "raise --timeout"},
+			not:    "raise --timeout"},
 		{name: "garbage answers to start", args: []string{"start", "--qmp", garbage, "--timeout", "1s", "testdata/domain.xml"}, code: 1,
 			stderr: "that are not QMP"},
 		{name: "human monitor", args: []string{"show", "--qmp", hmp, "--timeout", "5s"}, code: 1,
