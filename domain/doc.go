@@ -65,7 +65,7 @@
 // # Limits
 //
 // A document may be up to [MaxDocumentSize] (1 MiB) long ([ErrTooLarge]
-// beyond), a domain name up to [MaxNameLen] (64) bytes, without '/' or ".."
+// beyond), a domain up to [MaxNICs] (256) interfaces, a domain name up to [MaxNameLen] (64) bytes, without '/' or ".."
 // ([CheckName]). Error messages quote at most 64 bytes of an input value,
 // control characters escaped, cut with an ellipsis, so they stay one
 // bounded line.

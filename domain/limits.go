@@ -15,6 +15,10 @@ import (
 // size in memory while it runs.
 const MaxDocumentSize = 1 << 20
 
+// MaxNICs is the most <interface> elements a domain may have: nicplug puts
+// every NIC on the root PCI bus, 32 slots of 8 functions.
+const MaxNICs = 256
+
 // MaxNameLen is the longest domain <name>, in bytes. The name goes into
 // the owner tag of every host device nicplug creates for the VM, which the
 // kernel keeps to 255 bytes.

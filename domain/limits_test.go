@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -30,6 +31,27 @@ func TestDocumentSizeLimit(t *testing.T) {
 	}
 	if _, err := domain.ParseInterface(pad(iface, domain.MaxDocumentSize+1), nil); !errors.Is(err, domain.ErrTooLarge) {
 		t.Errorf("ParseInterface beyond the limit: %v, want ErrTooLarge", err)
+	}
+}
+
+// TestMaxNICs: a domain with more interfaces than the root PCI bus holds
+// is refused before libvirtxml decodes it.
+func TestMaxNICs(t *testing.T) {
+	doc := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("<domain type='qemu'><name>many</name><devices>")
+		for i := range n {
+			fmt.Fprintf(&b, "<interface type='user'><mac address='52:54:00:00:%02x:%02x'/></interface>", i>>8, i&255)
+		}
+		b.WriteString("</devices></domain>")
+		return []byte(b.String())
+	}
+	if d, err := domain.ParseDomain(doc(domain.MaxNICs), nil); err != nil || len(d.NICs) != domain.MaxNICs {
+		t.Errorf("%d NICs: %v", domain.MaxNICs, err)
+	}
+	_, err := domain.ParseDomain(doc(domain.MaxNICs+1), nil)
+	if want := "domain: 257 <interface> elements, the limit is 256 (the root PCI bus has 32 slots of 8 functions)"; err == nil || err.Error() != want {
+		t.Errorf("%d NICs: %v, want %s", domain.MaxNICs+1, err, want)
 	}
 }
 

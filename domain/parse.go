@@ -132,6 +132,9 @@ func ParseDomain(data []byte, opts *ParseOptions) (*Domain, error) {
 	if root != "domain" {
 		return nil, fmt.Errorf("domain: root element is <%s>, want <domain>", clip(root))
 	}
+	if len(scans) > MaxNICs {
+		return nil, fmt.Errorf("domain: %d <interface> elements, the limit is %d (the root PCI bus has 32 slots of 8 functions)", len(scans), MaxNICs)
+	}
 	for i, s := range scans {
 		if err := checkScanned(s, fmt.Sprintf("net%d", i)); err != nil {
 			return nil, err
