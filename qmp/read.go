@@ -117,9 +117,6 @@ func readLine(r *bufio.Reader, acc *[]byte, max int) ([]byte, error) {
 	}
 	b := append((*acc)[:0], line...)
 	for {
-		if len(b) > max {
-			return nil, &lineTooLongError{max: max, start: truncate(b)}
-		}
 		line, err = r.ReadSlice('\n')
 		if len(b)+len(line) > max {
 			return nil, &lineTooLongError{max: max, start: truncate(b)}

@@ -12,7 +12,10 @@
 //	nicplug help [COMMAND]
 //
 // Start QEMU with -S and the arguments qemu-args prints, run start, then
-// update with new <interface> elements. Every command takes -h.
+// update with new <interface> elements. Every command takes -h, and
+// --networks DIR: libvirt <network> definitions (DIR/*.xml) that resolve
+// <interface type='network'>. Boolean flags take their value after '='
+// (--save=false). XML files may be up to 1 MiB.
 //
 // # Exit status
 //
