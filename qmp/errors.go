@@ -125,7 +125,11 @@ type noiseError struct {
 }
 
 func (e *noiseError) Error() string {
-	return fmt.Sprintf("%v: no reply, but %d line(s) that are not QMP, the last %s", e.cause, e.lines, quoteCut(e.last, 60))
+	what := "1 line that is not QMP:"
+	if e.lines > 1 {
+		what = fmt.Sprintf("%d lines that are not QMP, the last", e.lines)
+	}
+	return fmt.Sprintf("no reply, the monitor sent %s %s (%v)", what, quoteCut(e.last, 60), e.cause)
 }
 
 func (e *noiseError) Is(target error) bool { return target == ErrNotQMP }

@@ -124,7 +124,7 @@ func TestGarbageReplies(t *testing.T) {
 	if !errors.Is(err, qmp.ErrNotQMP) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Execute: %v, want ErrNotQMP and DeadlineExceeded", err)
 	}
-	const want = `qmp: query-status: context deadline exceeded: no reply, but 3 line(s) that are not QMP, the last "Welcome to the\tmachine blah blah blah blah blah blah blah bl"…`
+	const want = `qmp: query-status: no reply, the monitor sent 3 lines that are not QMP, the last "Welcome to the\tmachine blah blah blah blah blah blah blah bl"… (context deadline exceeded)`
 	if err.Error() != want {
 		t.Errorf("error:\n%s\nwant\n%s", err, want)
 	}
