@@ -13,7 +13,8 @@ const DefaultEventBuffer = 64
 type Config struct {
 	// EventBuffer is the number of events a [Subscription] buffers when
 	// [Client.Subscribe] is called with buf <= 0. Zero means
-	// [DefaultEventBuffer].
+	// [DefaultEventBuffer]. Each event is one monitor line, so a
+	// subscription holds at most EventBuffer × MaxLine bytes.
 	EventBuffer int
 
 	// Enable lists QMP capabilities to enable with qmp_capabilities, e.g.
