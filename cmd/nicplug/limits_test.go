@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nicplug/nicplug/internal/testenv"
 )
 
 // cliCase is one CLI run that must fail (or succeed) with one line.
@@ -115,4 +117,20 @@ func TestSmallerInputDefects(t *testing.T) {
 		{name: "domain name too long", args: []string{"start", "--qmp", "/nonexistent.sock", longDom}, code: 2,
 			stderr: "is 300 bytes long, the limit is 64"},
 	})
+}
+
+// TestIntegrationQEMUName: a VM name that QEMU's -name gives is checked
+// like any other: update without --name refuses it and says what to do.
+func TestIntegrationQEMUName(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "qemu-args", "testdata/domain.xml")
+	if code != 0 {
+		t.Fatalf("qemu-args: exit %d: %s", code, stderr)
+	}
+	args := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	q := testenv.StartQEMU(t, append(args, "-name", "../x")...)
+	_, stderr = mustRun(t, 2, "update", "--qmp", q.Socket, "testdata/iface-user.xml")
+	if want := `nicplug: update: attach: domain: the domain name "../x" contains '/' (nicplug names host devices and files with it): give it with --name, or --domain DOMAIN.xml`; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q, want %q", stderr, want)
+	}
+	mustRun(t, 0, "plan", "--qmp", q.Socket, "--name", "good", "testdata/iface-user.xml")
 }
