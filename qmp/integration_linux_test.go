@@ -524,3 +524,21 @@ func TestIntegrationConcurrentGetFD(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestIntegrationMaxLine: with a line limit below query-qmp-schema's reply,
+// real QEMU's reply closes the connection with ErrLineTooLong; the default
+// limit takes it (TestIntegrationLargeReply).
+func TestIntegrationMaxLine(t *testing.T) {
+	q := testenv.StartQEMU(t)
+	c := dial(t, q.Socket, &qmp.Config{MaxLine: 64 << 10})
+	if _, err := c.Execute(ctxTimeout(t), "query-status", nil); err != nil {
+		t.Fatalf("query-status: %v", err)
+	}
+	_, err := c.Execute(ctxTimeout(t), "query-qmp-schema", nil)
+	if !errors.Is(err, qmp.ErrLineTooLong) || !errors.Is(err, qmp.ErrClosed) {
+		t.Fatalf("query-qmp-schema with a 64 KiB limit: %v, want ErrLineTooLong", err)
+	}
+	if !strings.Contains(err.Error(), `monitor sent a line longer than 64 KiB (the limit, qmp.Config.MaxLine), starting "{\"return\": [{`) {
+		t.Errorf("error: %v", err)
+	}
+}
