@@ -133,8 +133,8 @@ func TestIntegrationSwitchNetworks(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d", r.code)
 	}
-	if n := strings.Count(r.stdout, "plan switch switch-networks net0: 8 steps"); n != 2 {
-		t.Errorf("%d switch plans of 8 steps (with announce and a carrier hold), want 2", n)
+	if n := strings.Count(r.stdout, "plan switch switch-networks net0: 9 steps"); n != 2 {
+		t.Errorf("%d switch plans of 9 steps (with arm, announce and a carrier hold), want 2", n)
 	}
 	checkContains(t, r.stdout,
 		"link up, user (np.net0.b1.",
