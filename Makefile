@@ -36,7 +36,8 @@ lint:
 	$(GO) vet ./...
 
 # End-to-end benchmarks: one table (docs/performance.md). Needs root for the
-# macvtap, tap and throughput rows; takes several minutes.
+# macvtap, tap, throughput and distribution-guest rows; takes ~16 minutes
+# (the distribution guests' carrier-hold part 7 alone ~14).
 bench: deps
 	$(GO) run ./bench/cmd/benchtable
 
