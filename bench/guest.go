@@ -198,14 +198,7 @@ type hotplugTimes struct {
 // hotplugGuest measures device_del + device_add of a virtio-net NIC on a
 // pcie-root-port with a fresh slirp netdev, until the guest pings again.
 func hotplugGuest(ctx context.Context, a *guest.Assets, iters int) (*hotplugTimes, error) {
-	dev := func(netdev string) map[string]any {
-		return map[string]any{"driver": "virtio-net-pci", "id": "net0", "netdev": netdev, "bus": "rp1", "mac": guestMAC}
-	}
-	g, err := guest.Boot(ctx, &guest.Config{Assets: a, ExtraArgs: []string{
-		"-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1",
-		"-netdev", "user,id=hp0",
-		"-device", fmt.Sprintf("virtio-net-pci,id=net0,netdev=hp0,bus=rp1,mac=%s", guestMAC),
-	}})
+	g, err := guest.Boot(ctx, &guest.Config{Assets: a, ExtraArgs: hotplugArgs})
 	if err != nil {
 		return nil, err
 	}
@@ -228,34 +221,14 @@ func hotplugGuest(ctx context.Context, a *guest.Assets, iters int) (*hotplugTime
 	}
 	hp.note = "q35 unplugs root ports through ACPI (acpi-pci-hotplug-with-bridge-support=on), not pciehp's 5 s button; guest: " +
 		strings.Join(strings.Fields(slots), " ")
-	cur := "hp0"
 	for i := range iters {
 		seq := g.Seq()
 		t0 := time.Now()
-		w := c.Watch(qmp.DeviceDeleted("net0"))
-		if err := c.DeviceDel(ctx, "net0"); err != nil {
-			w.Stop()
-			return nil, err
-		}
-		wctx, cancel := context.WithTimeout(ctx, guestWait)
-		_, err := w.Wait(wctx)
-		cancel()
-		w.Stop()
+		del, tAdd, err := replaceNIC(ctx, c, i)
 		if err != nil {
-			return nil, fmt.Errorf("bench: DEVICE_DELETED of net0: %w", err)
-		}
-		hp.del = append(hp.del, time.Since(t0))
-		if err := c.NetdevDel(ctx, cur); err != nil {
 			return nil, err
 		}
-		cur = fmt.Sprintf("hp%d", i+1)
-		if err := c.NetdevAdd(ctx, map[string]any{"type": "user", "id": cur}); err != nil {
-			return nil, err
-		}
-		tAdd := time.Now()
-		if err := c.DeviceAdd(ctx, dev(cur)); err != nil {
-			return nil, err
-		}
+		hp.del = append(hp.del, del)
 		// The guest sees the old eth0 vanish (carrier 0), then the new one.
 		c0, err := waitEv(ctx, g, seq, guest.KindCarrier, "0")
 		if err != nil {
@@ -349,4 +322,43 @@ func guestThroughput(ctx context.Context, g *guest.Guest, mib, runs int) (sample
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// hotplugArgs boot net0 on a PCIe root port with user netdev hp0, ready
+// for replaceNIC.
+var hotplugArgs = []string{
+	"-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1",
+	"-netdev", "user,id=hp0",
+	"-device", fmt.Sprintf("virtio-net-pci,id=net0,netdev=hp0,bus=rp1,mac=%s", guestMAC),
+}
+
+// replaceNIC is the i-th (from 0) hot-plug replacement of net0: device_del
+// until DEVICE_DELETED, netdev_del of its user netdev hp<i>, netdev_add of
+// a fresh hp<i+1>, device_add of net0 on it. It returns how long the
+// removal took and when device_add was sent.
+func replaceNIC(ctx context.Context, c *qmp.Client, i int) (time.Duration, time.Time, error) {
+	t0 := time.Now()
+	w := c.Watch(qmp.DeviceDeleted("net0"))
+	if err := c.DeviceDel(ctx, "net0"); err != nil {
+		w.Stop()
+		return 0, time.Time{}, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, guestWait)
+	_, err := w.Wait(wctx)
+	cancel()
+	w.Stop()
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("bench: DEVICE_DELETED of net0: %w", err)
+	}
+	del := time.Since(t0)
+	if err := c.NetdevDel(ctx, fmt.Sprintf("hp%d", i)); err != nil {
+		return 0, time.Time{}, err
+	}
+	next := fmt.Sprintf("hp%d", i+1)
+	if err := c.NetdevAdd(ctx, map[string]any{"type": "user", "id": next}); err != nil {
+		return 0, time.Time{}, err
+	}
+	added := time.Now()
+	err = c.DeviceAdd(ctx, map[string]any{"driver": "virtio-net-pci", "id": "net0", "netdev": next, "bus": "rp1", "mac": guestMAC})
+	return del, added, err
 }

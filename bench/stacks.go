@@ -260,11 +260,7 @@ func waitMoved(ctx context.Context, g *guest.Guest, seq int, t0 time.Time, n sta
 // port, a fresh user netdev each time) on a guest of the same image: time
 // from device_del to the first ping of 10.0.2.2.
 func stackHotplug(ctx context.Context, a *guest.Assets, iters int) (samples, error) {
-	g, err := guest.Boot(ctx, &guest.Config{Assets: a, ExtraArgs: []string{
-		"-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1",
-		"-netdev", "user,id=hp0",
-		"-device", fmt.Sprintf("virtio-net-pci,id=net0,netdev=hp0,bus=rp1,mac=%s", guestMAC),
-	}})
+	g, err := guest.Boot(ctx, &guest.Config{Assets: a, ExtraArgs: hotplugArgs})
 	if err != nil {
 		return nil, err
 	}
@@ -279,29 +275,9 @@ func stackHotplug(ctx context.Context, a *guest.Assets, iters int) (samples, err
 	}
 	defer c.Close()
 	var out samples
-	cur := "hp0"
 	for i := range iters {
 		seq, t0 := g.Seq(), time.Now()
-		w := c.Watch(qmp.DeviceDeleted("net0"))
-		if err := c.DeviceDel(ctx, "net0"); err != nil {
-			w.Stop()
-			return nil, err
-		}
-		wctx, cancel := context.WithTimeout(ctx, guestWait)
-		_, err := w.Wait(wctx)
-		cancel()
-		w.Stop()
-		if err != nil {
-			return nil, fmt.Errorf("bench: DEVICE_DELETED of net0: %w", err)
-		}
-		if err := c.NetdevDel(ctx, cur); err != nil {
-			return nil, err
-		}
-		cur = fmt.Sprintf("hp%d", i+1)
-		if err := c.NetdevAdd(ctx, map[string]any{"type": "user", "id": cur}); err != nil {
-			return nil, err
-		}
-		if err := c.DeviceAdd(ctx, map[string]any{"driver": "virtio-net-pci", "id": "net0", "netdev": cur, "bus": "rp1", "mac": guestMAC}); err != nil {
+		if _, _, err := replaceNIC(ctx, c, i); err != nil {
 			return nil, err
 		}
 		m, err := waitMoved(ctx, g, seq, t0, user, time.Minute)
