@@ -73,3 +73,92 @@ type Host interface {
 	// ListOwned lists the links tagged with an owner whose VM is vm.
 	ListOwned(ctx context.Context, vm string) ([]OwnedLink, error)
 }
+
+// FixedTapConfig describes the fixed tap of a NIC on the tap datapath: a
+// persistent tap the NIC is peered with for life, vnet_hdr-capable, with
+// one queue per NIC queue pair.
+type FixedTapConfig struct {
+	// Name is the tap's name ([TapName]).
+	Name string
+	// MAC is the guest NIC's MAC; the tap gets it with a 0xfe first byte.
+	MAC string
+	// Queues is the number of queues (≥ 1); more than one makes the tap
+	// IFF_MULTI_QUEUE, which QEMU then must open with queues=N.
+	Queues int
+	// UID and GID, when ≥ 0, let that user or group open the tap without
+	// CAP_NET_ADMIN (TUNSETOWNER, TUNSETGROUP): an unprivileged QEMU
+	// opening it by name. Negative means root only.
+	UID, GID int
+	// Owner tags the tap.
+	Owner Owner
+}
+
+// MacvlanConfig describes the macvlan that carries a tap-datapath NIC's
+// direct backend: the guest's MAC on the parent's L2, joined to the fixed
+// tap by redirect filters.
+type MacvlanConfig struct {
+	// Name is the link name ([LinkName]).
+	Name string
+	// Parent is the lower device (Backend.Dev).
+	Parent string
+	// Mode is bridge, vepa, private or passthrough.
+	Mode string
+	// MAC is the guest NIC's MAC address.
+	MAC string
+	// Owner tags the link.
+	Owner Owner
+}
+
+// TapPlug is what a fixed tap is plugged into on the host, as read back.
+type TapPlug struct {
+	// Master is the bridge the tap is enslaved to, "" if none.
+	Master string
+	// VLAN is the tap's access VLAN on its bridge: its PVID when that is
+	// its only VLAN and is untagged. 0 when the tap has no master, is on a
+	// bridge without VLAN filtering, or has any other VLAN set-up.
+	VLAN int
+	// VLANs describes the tap's VLANs on its bridge as `bridge vlan`
+	// prints them ("1 PVID untagged"), for messages; nil when none.
+	VLANs []string
+	// Redirect is the link the tap's ingress is redirected to by a
+	// match-all mirred redirect filter (a macvlan, or an ethernet
+	// backend's interface), "" if none.
+	Redirect string
+	// Back reports whether Redirect's ingress is redirected back to the
+	// tap (the other half of the pair).
+	Back bool
+}
+
+// TapHost is the host side of the tap datapath: the fixed tap and what it
+// is plugged into. Like [Host], it acts in one network namespace and every
+// method leaves nothing behind when it fails.
+type TapHost interface {
+	// CreateFixedTap creates the persistent tap, tags it and brings it
+	// up, plugged into nothing. An existing tap of that name with the
+	// same owner is an error matching os.ErrExist.
+	CreateFixedTap(ctx context.Context, cfg FixedTapConfig) error
+	// OpenTapQueues opens queues queues of the fixed tap name with
+	// vnet_hdr, as QEMU's tap netdev takes them (fds=…).
+	OpenTapQueues(ctx context.Context, name string, queues int) ([]*os.File, error)
+	// TapPlug reads back what the tap name is plugged into; a tap that is
+	// not there is an error matching os.ErrNotExist.
+	TapPlug(ctx context.Context, name string) (TapPlug, error)
+	// SetMaster enslaves link to bridge, or releases it when bridge is "".
+	// Enslaving a link that has another master moves it.
+	SetMaster(ctx context.Context, link, bridge string) error
+	// SetAccessVLAN makes link an access port of VLAN vlan on its
+	// bridge, which must filter VLANs: vlan its only VLAN, PVID and
+	// untagged. vlan 0 restores the bridge's default (its default_pvid,
+	// PVID and untagged).
+	SetAccessVLAN(ctx context.Context, link string, vlan int) error
+	// CreateMacvlan creates the macvlan, tags it and brings it up.
+	CreateMacvlan(ctx context.Context, cfg MacvlanConfig) error
+	// AddRedirect makes every frame received on from's ingress leave
+	// through to (tc ingress qdisc on from, u32 match-all filter, mirred
+	// egress redirect). A redirect from from already there is replaced.
+	AddRedirect(ctx context.Context, from, to string) error
+	// DelRedirect removes nicplug's redirect from from's ingress (and the
+	// ingress qdisc when it then holds no filter). No redirect there is
+	// an error matching os.ErrNotExist.
+	DelRedirect(ctx context.Context, from string) error
+}
