@@ -26,6 +26,8 @@ const (
 	RoleBackendPort
 	// RoleFD is a getfd name "<backend>.fd<q>".
 	RoleFD
+	// RoleTap is a tap-datapath NIC's fixed tap "np.<dev>.tap".
+	RoleTap
 )
 
 // String returns "nic-port", "backend", "backend-port" or "fd".
@@ -39,6 +41,8 @@ func (r Role) String() string {
 		return "backend-port"
 	case RoleFD:
 		return "fd"
+	case RoleTap:
+		return "tap"
 	}
 	return "Role(" + strconv.Itoa(int(r)) + ")"
 }
@@ -74,6 +78,8 @@ func (id NetdevID) String() string {
 		return id.Backend().String() + ".hp"
 	case RoleFD:
 		return fmt.Sprintf("%s.fd%d", id.Backend(), id.Queue)
+	case RoleTap:
+		return domain.TapNetdevIDFor(id.Device)
 	}
 	return ""
 }
@@ -115,6 +121,10 @@ func ParseNetdevID(s string) (NetdevID, error) {
 	id := NetdevID{Device: parts[0]}
 	if len(parts) == 2 && parts[1] == "nic" {
 		id.Role = RoleNICPort
+		return id, nil
+	}
+	if len(parts) == 2 && parts[1] == "tap" {
+		id.Role = RoleTap
 		return id, nil
 	}
 	if len(parts) < 3 || len(parts) > 4 {
@@ -166,8 +176,14 @@ func Canonical(b domain.Backend) string {
 	if t == "" {
 		t = domain.TypeNone
 	}
-	return fmt.Sprintf("type=%s dev=%s mode=%s bridge=%s addr=%s port=%d laddr=%s lport=%d",
+	s := fmt.Sprintf("type=%s dev=%s mode=%s bridge=%s addr=%s port=%d laddr=%s lport=%d",
 		t, b.Dev, b.Mode, b.Bridge, b.Address, b.Port, b.LocalAddress, b.LocalPort)
+	if b.VLAN != 0 {
+		// Only when set, so that the hashes of backends without a VLAN
+		// (and so the ids of running backends) stay what they were.
+		s += fmt.Sprintf(" vlan=%d", b.VLAN)
+	}
+	return s
 }
 
 // SpecHash is a short (8 hex digits) hash of the backend's [Canonical]
@@ -177,6 +193,10 @@ func SpecHash(b domain.Backend) string {
 	sum := sha256.Sum256([]byte(Canonical(b)))
 	return hex.EncodeToString(sum[:])[:hashLen]
 }
+
+// TapName is the name of the fixed tap of device's NIC in VM vm, on the tap
+// datapath: [LinkName] of generation 0, which no backend has.
+func TapName(vm, device string) string { return LinkName(vm, device, 0) }
 
 // LinkName is the name of the host link (macvtap or bridge tap) nicplug
 // creates for generation gen of device's backend in VM vm: "np" and ten hex

@@ -100,6 +100,9 @@ func parseBackend(typ string, x *libvirtxml.DomainInterface, opts *ParseOptions)
 // Validate checks that b is complete and that every name and address in
 // it is safe to hand to QEMU and to the host (no option syntax, no paths).
 func (b Backend) Validate() error {
+	if b.VLAN != 0 && b.Type != TypeBridge {
+		return fmt.Errorf("<vlan> on type %s is not supported: only a bridge port can be a VLAN access port", b.Type)
+	}
 	switch b.Type {
 	case TypeNone, TypeUser:
 		if b != (Backend{Type: b.Type}) {
@@ -117,6 +120,9 @@ func (b Backend) Validate() error {
 	case TypeEthernet:
 		return checkIfname("ethernet target dev", b.Dev)
 	case TypeBridge:
+		if b.VLAN < 0 || b.VLAN > maxVLAN {
+			return fmt.Errorf("vlan tag id %d is out of range 1-%d", b.VLAN, maxVLAN)
+		}
 		return checkIfname("bridge name", b.Bridge)
 	case TypeServer, TypeClient, TypeMcast, TypeUDP:
 		what := string(b.Type)

@@ -30,6 +30,7 @@ var testOpts = &domain.ParseOptions{Resolver: testResolver}
 // describe renders everything the package derives from a domain.
 func describe(d *domain.Domain) string {
 	var b strings.Builder
+	taps := map[string]domain.TapArgs{}
 	for _, n := range d.NICs {
 		link := "down"
 		if n.LinkUp() {
@@ -37,8 +38,12 @@ func describe(d *domain.Domain) string {
 		}
 		fmt.Fprintf(&b, "nic %d: id=%s hub=%d hubport=%s spelling=%s backend=%s link=%s mac=%s model=%s qemu=%s\n",
 			n.Index, n.DeviceID(), n.HubID(), n.HubPortID(), n.Spelling, n.Backend(), link, n.MAC(), n.Model(), n.QEMUModel())
+		if n.Datapath() == domain.DatapathTap {
+			fmt.Fprintf(&b, "  datapath=tap peer=%s queues=%d vhost=%v\n", n.PeerID(), n.Queues(), n.Vhost())
+			taps[n.DeviceID()] = domain.TapArgs{Ifname: "tap-" + n.DeviceID()}
+		}
 	}
-	args, err := d.QEMUArgs()
+	args, err := d.QEMUArgsFor(&domain.ArgsOptions{Taps: taps})
 	if err != nil {
 		fmt.Fprintf(&b, "args error: %v\n", err)
 	} else {

@@ -155,6 +155,9 @@ func setSource(x *libvirtxml.DomainInterface, b Backend) (string, error) {
 		x.Target = &libvirtxml.DomainInterfaceTarget{Dev: b.Dev, Managed: "no"}
 	case TypeBridge:
 		src.Bridge = &libvirtxml.DomainInterfaceSourceBridge{Bridge: b.Bridge}
+		if b.VLAN != 0 {
+			x.VLan = &libvirtxml.DomainInterfaceVLan{Tags: []libvirtxml.DomainInterfaceVLanTag{{ID: uint(b.VLAN)}}}
+		}
 	case TypeServer:
 		src.Server = &libvirtxml.DomainInterfaceSourceServer{Address: b.Address, Port: uint(b.Port)}
 	case TypeClient:

@@ -85,7 +85,7 @@ func (n *NIC) LinkUp() bool {
 var allowedFields = map[string]bool{
 	"XMLName": true, "MAC": true, "Source": true, "Boot": true,
 	"Target": true, "Model": true, "Driver": true, "Link": true,
-	"MTU": true, "ROM": true, "Alias": true, "Address": true,
+	"MTU": true, "ROM": true, "Alias": true, "Address": true, "VLan": true,
 }
 
 // unsupportedField names the first non-zero field of v (a struct) not in
@@ -141,6 +141,12 @@ func newNIC(x *libvirtxml.DomainInterface, typ string, index int, opts *ParseOpt
 	if err != nil {
 		return fail(err)
 	}
+	if b, err = withVLAN(b, x.VLan); err != nil {
+		return fail(err)
+	}
+	if err := checkDatapath(n.Datapath(), b); err != nil {
+		return fail(err)
+	}
 	n.backend = b
 	return n, nil
 }
@@ -166,15 +172,8 @@ func checkDevice(x *libvirtxml.DomainInterface, typ string) error {
 		if f := unsupportedField(reflect.ValueOf(*d), map[string]bool{"Name": true, "Queues": true}); f != "" {
 			return fmt.Errorf("<driver> %s is not supported by nicplug", f)
 		}
-		switch d.Name {
-		case "", "qemu":
-		case "vhost":
-			return errors.New("driver name 'vhost' is not supported: a hub-peered NIC is served by QEMU's net layer, vhost-net cannot be used")
-		default:
-			return fmt.Errorf("driver name '%s' is not supported: want qemu", clip(d.Name))
-		}
-		if d.Queues > 1 {
-			return fmt.Errorf("driver queues=%d is not supported: a hub port has a single queue, so the NIC cannot be multiqueue", d.Queues)
+		if err := checkDriver(d.Name, d.Queues, model); err != nil {
+			return err
 		}
 	}
 	if x.MTU != nil {

@@ -27,6 +27,8 @@ type deviceJSON struct {
 	ROMBar        *uint   `json:"rombar,omitempty"`
 	ROMFile       *string `json:"romfile,omitempty"`
 	HostMTU       uint    `json:"host_mtu,omitempty"`
+	MQ            *bool   `json:"mq,omitempty"`
+	Vectors       uint    `json:"vectors,omitempty"`
 	offloadsJSON
 }
 
@@ -38,6 +40,9 @@ type ArgsOptions struct {
 	// supported QEMU has are emitted. With 8.1 or newer, a virtio-net NIC
 	// also gets its USO offloads turned off explicitly.
 	QEMU QEMUVersion
+	// Taps gives the fixed tap of each tap-datapath NIC, by device id
+	// (see [NIC.Datapath]); a tap-datapath NIC without one is an error.
+	Taps map[string]TapArgs
 }
 
 // QEMUArgs returns the QEMU command-line arguments for the domain's NICs:
@@ -82,7 +87,7 @@ func (d *Domain) QEMUArgsFor(opts *ArgsOptions) ([]string, error) {
 		if n.Index != i {
 			return nil, fmt.Errorf("domain: qemu args: NICs[%d] has Index %d", i, n.Index)
 		}
-		netdev, device, err := d.nicArgs(n, o.QEMU)
+		netdev, device, err := d.nicArgs(n, &o)
 		if err != nil {
 			return nil, fmt.Errorf("domain: qemu args: interface %s: %w", n.DeviceID(), err)
 		}
@@ -91,7 +96,7 @@ func (d *Domain) QEMUArgsFor(opts *ArgsOptions) ([]string, error) {
 	return args, nil
 }
 
-func (d *Domain) nicArgs(n *NIC, v QEMUVersion) (netdev, device string, err error) {
+func (d *Domain) nicArgs(n *NIC, o *ArgsOptions) (netdev, device string, err error) {
 	id := n.DeviceID()
 	if err := checkDeviceID(id); err != nil {
 		return "", "", err
@@ -107,9 +112,14 @@ func (d *Domain) nicArgs(n *NIC, v QEMUVersion) (netdev, device string, err erro
 	if drv == "" {
 		return "", "", fmt.Errorf("model type '%s' is not supported", clip(n.Model()))
 	}
-	dev := deviceJSON{Driver: drv, ID: id, Netdev: n.HubPortID(), MAC: mac}
-	if strings.HasPrefix(drv, "virtio-net-") {
-		dev.offloadsJSON = hubOffloads(v)
+	dev := deviceJSON{Driver: drv, ID: id, Netdev: n.PeerID(), MAC: mac}
+	tap := n.Datapath() == DatapathTap
+	switch {
+	case tap && n.Queues() > 1:
+		on, vectors := true, uint(2*n.Queues()+2)
+		dev.MQ, dev.Vectors = &on, vectors
+	case !tap && strings.HasPrefix(drv, "virtio-net-"):
+		dev.offloadsJSON = hubOffloads(o.QEMU)
 	}
 	if a := n.XML.Address; a != nil {
 		p, err := pciAddress(a)
@@ -150,8 +160,15 @@ func (d *Domain) nicArgs(n *NIC, v QEMUVersion) (netdev, device string, err erro
 	if n.XML.MTU != nil {
 		dev.HostMTU = n.XML.MTU.Size
 	}
-	nb, err := json.Marshal(hubportJSON{Type: "hubport", ID: n.HubPortID(), HubID: n.HubID()})
-	if err != nil {
+	var nb []byte
+	if tap {
+		t, ok := o.Taps[id]
+		nd, err := tapNetdev(n, t, ok)
+		if err != nil {
+			return "", "", err
+		}
+		nb = []byte(nd)
+	} else if nb, err = json.Marshal(hubportJSON{Type: "hubport", ID: n.HubPortID(), HubID: n.HubID()}); err != nil {
 		return "", "", err
 	}
 	db, err := json.Marshal(dev)

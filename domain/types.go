@@ -34,6 +34,10 @@ type Backend struct {
 	Mode string
 	// Bridge is the host bridge a created tap joins (bridge).
 	Bridge string
+	// VLAN is the access VLAN of a bridge backend's port (<vlan><tag
+	// id='N'/></vlan>): the port's only VLAN, PVID and untagged, on a
+	// bridge with VLAN filtering. 0 means none: the bridge's default.
+	VLAN int
 	// Address and Port are the remote (client, mcast, udp) or listen
 	// (server) endpoint of a socket backend.
 	Address string
@@ -54,6 +58,9 @@ func (b Backend) String() string {
 	case TypeEthernet:
 		return fmt.Sprintf("ethernet(%s)", b.Dev)
 	case TypeBridge:
+		if b.VLAN != 0 {
+			return fmt.Sprintf("bridge(%s,vlan=%d)", b.Bridge, b.VLAN)
+		}
 		return fmt.Sprintf("bridge(%s)", b.Bridge)
 	case TypeServer, TypeClient, TypeMcast:
 		return fmt.Sprintf("%s(%s:%d)", b.Type, b.Address, b.Port)
