@@ -180,7 +180,7 @@ func (b *planBuilder) createSteps(spec domain.Backend, w Wiring, id backend.Netd
 		case backend.NeedBridgeTap:
 			link = backend.LinkName(b.p.VM, w.Device, id.Gen)
 			steps = append(steps, Step{
-				Do:   Action{Type: ActionHost, Op: OpCreateBridgeTap, Link: link, Bridge: spec.Bridge, MAC: w.MAC, Owner: owner},
+				Do:   Action{Type: ActionHost, Op: OpCreateBridgeTap, Link: link, Bridge: spec.Bridge, VLAN: spec.VLAN, MAC: w.MAC, Owner: owner},
 				Undo: []Action{{Type: ActionHost, Op: OpDeleteLink, Link: link}},
 			})
 		}

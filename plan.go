@@ -61,6 +61,16 @@ const (
 	OpDeleteLink      HostOp = "delete-link"
 )
 
+// Host operations of the tap datapath, each a method of [backend.TapHost]
+// acting on a NIC's fixed tap or the links it is joined to.
+const (
+	OpSetMaster     HostOp = "set-master"
+	OpSetVLAN       HostOp = "set-vlan"
+	OpCreateMacvlan HostOp = "create-macvlan"
+	OpAddRedirect   HostOp = "add-redirect"
+	OpDelRedirect   HostOp = "del-redirect"
+)
+
 // A Plan is an ordered list of steps that take a VM's NICs from their live
 // state to the desired one. It is plain data: print it with [Plan.String],
 // encode it with encoding/json (schema below), apply it with [VM.Apply].
@@ -90,9 +100,12 @@ const (
 //	                                 // host open-*: the fd it produces
 //	  "consumes": [ "…fd0" ],        // qmp: fd names the command consumes
 //	  "op": "create-macvtap",        // host: create-macvtap|create-bridge-tap|open-macvtap|open-tap|delete-link
+//	                                 // tap datapath: set-master|set-vlan|create-macvlan|add-redirect|del-redirect
 //	  "link": "np1a2b3c4d5e",        // host: the link acted on
-//	  "parent": "eth0", "mode": "bridge", "mac": "52:54:…",  // create-macvtap
-//	  "bridge": "br0",               // create-bridge-tap
+//	  "parent": "eth0", "mode": "bridge", "mac": "52:54:…",  // create-macvtap, create-macvlan
+//	  "bridge": "br0",               // create-bridge-tap, set-master ("" or absent: release)
+//	  "vlan": 10,                    // set-vlan (absent: the bridge's default), create-bridge-tap
+//	  "target": "np5e6f7a8b9c0d",    // add-redirect: where frames received on "link" go
 //	  "owner": {"vm": "demo", "nic": "net0"},               // create-*
 //	  "duration": "7s",              // wait: the longest it lasts
 //	  "until": "NIC_RX_FILTER_CHANGED", // wait: ends early when QEMU
@@ -169,8 +182,14 @@ type Action struct {
 	Mode string `json:"mode,omitempty"`
 	// MAC is the guest MAC (create-macvtap, create-bridge-tap).
 	MAC string `json:"mac,omitempty"`
-	// Bridge is the bridge to join (create-bridge-tap).
+	// Bridge is the bridge to join (create-bridge-tap, set-master; ""
+	// in set-master releases the link).
 	Bridge string `json:"bridge,omitempty"`
+	// VLAN is the access VLAN (set-vlan; create-bridge-tap when not 0).
+	VLAN int `json:"vlan,omitempty"`
+	// Target is where a redirect sends the frames received on Link
+	// (add-redirect).
+	Target string `json:"target,omitempty"`
 	// Owner is the owner tag of a created link.
 	Owner *backend.Owner `json:"owner,omitempty"`
 	// Duration is how long a wait lasts, in time.Duration syntax; with
@@ -203,6 +222,25 @@ func (a Action) String() string {
 			s += fmt.Sprintf(" parent=%s mode=%s mac=%s", a.Parent, a.Mode, a.MAC)
 		case OpCreateBridgeTap:
 			s += fmt.Sprintf(" bridge=%s mac=%s", a.Bridge, a.MAC)
+			if a.VLAN != 0 {
+				s += fmt.Sprintf(" vlan=%d", a.VLAN)
+			}
+		case OpCreateMacvlan:
+			s += fmt.Sprintf(" parent=%s mode=%s mac=%s", a.Parent, a.Mode, a.MAC)
+		case OpSetMaster:
+			if a.Bridge == "" {
+				s += " nomaster"
+			} else {
+				s += " master=" + a.Bridge
+			}
+		case OpSetVLAN:
+			if a.VLAN == 0 {
+				s += " vlan=default"
+			} else {
+				s += fmt.Sprintf(" vlan=%d", a.VLAN)
+			}
+		case OpAddRedirect:
+			s += " -> " + a.Target
 		case OpOpenMacvtap, OpOpenTap:
 			s += " -> fd " + a.FD
 		}

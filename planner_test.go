@@ -36,7 +36,7 @@ func wiring(b domain.Backend, up bool) nicplug.Wiring {
 // attached is the live state of net0 with backend b of generation gen
 // attached (b none: nothing attached).
 func attached(vm string, b domain.Backend, gen int) nicplug.NICState {
-	ns := nicplug.NICState{Device: "net0", MAC: mac0, Peer: "np.net0.nic", Hub: 0}
+	ns := nicplug.NICState{Device: "net0", MAC: mac0, Peer: "np.net0.nic", Hub: 0, Datapath: domain.DatapathHub}
 	if b.IsNone() {
 		return ns
 	}

@@ -96,8 +96,8 @@ func TestReadWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &nicplug.State{Running: true, NICs: []nicplug.NICState{
-		{Device: "lan", MAC: "52:54:00:00:00:02", Peer: "np.lan.nic", Hub: 1, StrayPorts: []string{lanOld.Port().String()}},
-		{Device: "net0", MAC: mac0, Peer: "np.net0.nic", Hub: 0, Backends: []nicplug.BackendState{
+		{Device: "lan", MAC: "52:54:00:00:00:02", Peer: "np.lan.nic", Hub: 1, Datapath: domain.DatapathHub, StrayPorts: []string{lanOld.Port().String()}},
+		{Device: "net0", MAC: mac0, Peer: "np.net0.nic", Hub: 0, Datapath: domain.DatapathHub, Backends: []nicplug.BackendState{
 			{ID: user3.String(), Driver: "user"},
 			{ID: user2.String(), Driver: "user", Port: user2.Port().String()},
 		}},

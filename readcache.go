@@ -38,7 +38,7 @@ func (v *VM) forget() { v.known = nil }
 // remembers.
 func (v *VM) planState(ctx context.Context) (*State, error) {
 	if v.known != nil {
-		st, ok, err := quickState(ctx, v.mon, v.known)
+		st, ok, err := quickState(ctx, v.mon, v.exec.host, v.known)
 		if err != nil {
 			v.forget()
 			return nil, err
@@ -54,7 +54,10 @@ func (v *VM) planState(ctx context.Context) (*State, error) {
 // from it. ok is false when QEMU does not match what known says of the
 // NICs themselves (a NIC gone, re-peered or with another MAC): the caller
 // reads everything back then.
-func quickState(ctx context.Context, mon Monitor, known *State) (_ *State, ok bool, _ error) {
+//
+// What a tap-datapath NIC's fixed tap is plugged into is read from the host
+// again (a netlink dump and the tap's plumbing: no QMP).
+func quickState(ctx context.Context, mon Monitor, host backend.Host, known *State) (_ *State, ok bool, _ error) {
 	var text string
 	if err := call(ctx, mon, &text, "human-monitor-command", backend.Object("command-line", "info network")); err != nil {
 		return nil, false, err
@@ -64,17 +67,42 @@ func quickState(ctx context.Context, mon Monitor, known *State) (_ *State, ok bo
 		return nil, false, fmt.Errorf("nicplug: read back: %w", err)
 	}
 	st := &State{VM: known.VM, Running: known.Running, NICs: make([]NICState, 0, len(known.NICs)), Unmanaged: known.Unmanaged}
+	taps := false
 	for _, k := range known.NICs {
+		if k.Datapath == domain.DatapathTap {
+			if !tapPeered(ni, k) {
+				return nil, false, nil
+			}
+			taps = true
+			st.NICs = append(st.NICs, NICState{Device: k.Device, MAC: k.MAC, Peer: k.Peer, Hub: -1, Datapath: k.Datapath})
+			continue
+		}
 		h, port, found := ni.Port(domain.HubPortIDFor(k.Device))
 		if !found || k.Peer != port.Name || port.Peer == nil || port.Peer.Name != k.Device ||
 			port.Peer.Type != "nic" || !hasMAC(port.Peer.Info, k.MAC) {
 			return nil, false, nil
 		}
-		ns := NICState{Device: k.Device, MAC: k.MAC, Peer: k.Peer, Hub: h.ID, HostLinks: slices.Clone(k.HostLinks)}
+		ns := NICState{Device: k.Device, MAC: k.MAC, Peer: k.Peer, Hub: h.ID, HostLinks: slices.Clone(k.HostLinks), Datapath: k.Datapath}
 		collect(&ns, ni)
 		st.NICs = append(st.NICs, ns)
 	}
+	if taps && host != nil {
+		if err := readHostLinks(ctx, host, st); err != nil {
+			return nil, false, err
+		}
+	}
 	return st, true, nil
+}
+
+// tapPeered reports whether ni shows k's NIC, with its MAC, peered with its
+// fixed tap.
+func tapPeered(ni *backend.NetworkInfo, k NICState) bool {
+	for _, c := range ni.Clients {
+		if c.Name == k.Device && c.Type == "nic" && c.Index == 0 {
+			return c.Peer != nil && c.Peer.Name == k.Peer && c.Peer.Type == "tap" && hasMAC(c.Info, k.MAC)
+		}
+	}
+	return false
 }
 
 // hasMAC reports whether a NIC's `info network` line ("model=…,macaddr=…")
@@ -125,6 +153,7 @@ func cloneState(st *State) *State {
 		ns.Backends = slices.Clone(ns.Backends)
 		ns.StrayPorts = slices.Clone(ns.StrayPorts)
 		ns.HostLinks = slices.Clone(ns.HostLinks)
+		ns.Tap = ns.Tap.clone()
 		c.NICs[i] = ns
 	}
 	return c

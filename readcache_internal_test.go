@@ -30,7 +30,7 @@ func TestQuickStateFallsBack(t *testing.T) {
 		{"other peer", "hub 0\r\n \\ np.net0.nic: net1: index=0,type=nic,model=virtio-net-pci,macaddr=52:54:00:00:00:01\r\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, ok, err := quickState(t.Context(), textMon(tc.text), known)
+			st, ok, err := quickState(t.Context(), textMon(tc.text), nil, known)
 			if err != nil || ok != tc.ok {
 				t.Fatalf("want ok %v, got %v, %v", tc.ok, ok, err)
 			}
@@ -39,7 +39,7 @@ func TestQuickStateFallsBack(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := quickState(t.Context(), textMon("garbage line"), known); err == nil {
+	if _, _, err := quickState(t.Context(), textMon("garbage line"), nil, known); err == nil {
 		t.Error("unparsable info network: no error")
 	}
 }

@@ -44,20 +44,35 @@ func readState(ctx context.Context, mon Monitor, host backend.Host, vm string, d
 	if host == nil {
 		return st, nil
 	}
-	owned, err := host.ListOwned(ctx, vm)
+	if err := readHostLinks(ctx, host, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// readHostLinks fills in the host links of st's NICs, and what the fixed
+// tap of each tap-datapath NIC is plugged into.
+func readHostLinks(ctx context.Context, host backend.Host, st *State) error {
+	owned, err := host.ListOwned(ctx, st.VM)
 	if err != nil {
-		return nil, fmt.Errorf("nicplug: read back: %w", err)
+		return fmt.Errorf("nicplug: read back: %w", err)
 	}
 	for i := range st.NICs {
 		ns := &st.NICs[i]
+		ns.HostLinks = nil
 		for _, l := range owned {
 			if l.Owner.NIC == ns.Device {
 				ns.HostLinks = append(ns.HostLinks, l.Name)
 			}
 		}
 		slices.Sort(ns.HostLinks)
+		if ns.Datapath == domain.DatapathTap {
+			if ns.Tap, err = readTap(ctx, host, st.VM, ns.Device, owned); err != nil {
+				return err
+			}
+		}
 	}
-	return st, nil
+	return nil
 }
 
 // readWiring reads the NICs devs, in that order, or with devs nil every NIC
@@ -107,6 +122,11 @@ func readWiring(ctx context.Context, mon Monitor, devs []string, types map[strin
 				}
 			}
 		}
+		for _, c := range ni.Clients {
+			if c.Type == "nic" && c.Peer != nil && c.Peer.Name == domain.TapNetdevIDFor(c.Name) && devices[c.Name] {
+				devs = append(devs, c.Name)
+			}
+		}
 		slices.Sort(devs)
 		devs = slices.Compact(devs)
 	}
@@ -124,11 +144,16 @@ func readWiring(ctx context.Context, mon Monitor, devs []string, types map[strin
 			}
 			return nil, err
 		}
-		if discover && ns.Peer != domain.HubPortIDFor(dev) {
+		tap := ns.Peer == domain.TapNetdevIDFor(dev)
+		if discover && ns.Peer != domain.HubPortIDFor(dev) && !tap {
 			continue // not wired by nicplug
 		}
 		if err := call(ctx, mon, &ns.MAC, "qom-get", backend.Object("path", path, "property", "mac")); err != nil {
 			return nil, err
+		}
+		ns.Datapath = domain.DatapathHub
+		if tap {
+			ns.Datapath = domain.DatapathTap
 		}
 		if h, _, ok := ni.Port(domain.HubPortIDFor(dev)); ok {
 			ns.Hub = h.ID
@@ -187,7 +212,10 @@ func collect(ns *NICState, ni *backend.NetworkInfo) {
 // [ReadWiring] and [VM.State] report for a NIC of a VM freshly started with
 // [VM.Start], so that [Planner.Update] can plan without QEMU.
 func AsLive(vm string, w Wiring) NICState {
-	ns := NICState{Device: w.Device, MAC: w.MAC, Peer: domain.HubPortIDFor(w.Device), Hub: w.Hub}
+	if w.Datapath == domain.DatapathTap {
+		return asLiveTap(vm, w)
+	}
+	ns := NICState{Device: w.Device, MAC: w.MAC, Peer: domain.HubPortIDFor(w.Device), Hub: w.Hub, Datapath: domain.DatapathHub}
 	if w.Backend.IsNone() {
 		return ns
 	}

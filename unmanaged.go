@@ -31,7 +31,7 @@ func unmanaged(ni *backend.NetworkInfo, managed []NICState) []UnmanagedNIC {
 	}
 	var out []UnmanagedNIC
 	add := func(nic backend.Client, peer *backend.Client) {
-		if nic.Type != "nic" || isManaged(nic.Name) {
+		if nic.Type != "nic" || nic.Index != 0 || isManaged(nic.Name) {
 			return
 		}
 		u := UnmanagedNIC{Name: nic.Name}
@@ -46,8 +46,8 @@ func unmanaged(ni *backend.NetworkInfo, managed []NICState) []UnmanagedNIC {
 		own := domain.HubPortIDFor(nic.Name)
 		switch {
 		case peer == nil:
-			u.Reason = "it has no peer; nicplug manages NICs peered with a hub port of their own (" + own + ", as `nicplug qemu-args` boots them)"
-		case peer.Name == own:
+			u.Reason = "it has no peer; nicplug manages NICs peered with a hub port of their own (" + own + ") or a fixed tap of their own (" + domain.TapNetdevIDFor(nic.Name) + "), as `nicplug qemu-args` boots them"
+		case peer.Name == own || peer.Name == domain.TapNetdevIDFor(nic.Name):
 			u.Peer, u.PeerType = peer.Name, peer.Type
 			u.Reason = "it is wired by nicplug but not part of this domain"
 		default:

@@ -404,7 +404,17 @@ type Interface struct {
 	Driver string
 	// Backend is the attached backend's spec when it is the configured one
 	// (its hash matches); Type none when unplugged; zero when unknown.
+	// On the tap datapath it is what the host shows the fixed tap plugged
+	// into, whatever the domain says; zero when the plumbing is half done
+	// (an interrupted plan, which the next plan completes or removes).
 	Backend domain.Backend
+	// Datapath is the NIC's datapath (hub or tap).
+	Datapath domain.Datapath
+	// Tap is the fixed tap's name on the tap datapath, "" on the hub.
+	Tap string
+	// Plug is what the fixed tap is plugged into on the host (tap
+	// datapath only).
+	Plug backend.TapPlug
 }
 
 // Interfaces reads back every NIC's live wiring.
@@ -421,7 +431,15 @@ func (v *VM) Interfaces(ctx context.Context) ([]Interface, error) {
 	for i, ns := range st.NICs {
 		it := Interface{Device: ns.Device, MAC: ns.MAC, Hub: ns.Hub, LinkUp: v.links[ns.Device],
 			LinkUnknown: v.linkUnknown[ns.Device] || !v.linkSet[ns.Device], Backend: domain.Backend{Type: domain.TypeNone}}
-		if b, ok := ns.Attached(); ok {
+		it.Datapath = ns.Datapath
+		if ns.Tap != nil {
+			it.Tap, it.Plug, it.Driver = ns.Tap.Name, ns.Tap.Plug, "tap"
+			if b, ok := ns.Tap.Backend(); ok {
+				it.Backend = b
+			} else {
+				it.Backend = domain.Backend{}
+			}
+		} else if b, ok := ns.Attached(); ok {
 			it.BackendID, it.Driver, it.Backend = b.ID, b.Driver, domain.Backend{}
 			id, _ := backend.ParseNetdevID(b.ID)
 			if cfg := v.dom.NICs[i].Backend(); !cfg.IsNone() && backend.SpecHash(cfg) == id.Hash {
