@@ -43,6 +43,9 @@ func createBridgeTap(ctx context.Context, cfg *BridgeTapConfig) (*Link, error) {
 			return nil, err
 		}
 		l, err := finishBridgeTap(h, name, cfg.Owner, mac, br)
+		if err == nil && cfg.VLAN != 0 {
+			err = setAccessVLAN(h, ns, name, cfg.VLAN)
+		}
 		if err != nil {
 			return nil, undoAdd(h, name, err)
 		}
