@@ -40,8 +40,11 @@ type FixedTapConfig struct {
 	// (EINVAL), so QEMU opening the tap by name must ask for queues=Queues.
 	Queues int
 	// UID and GID, when ≥ 0, let that user or group attach to the tap
-	// without CAP_NET_ADMIN (TUNSETOWNER, TUNSETGROUP). Negative means
-	// root only. The zero value 0 is root: set -1 for "nobody but root".
+	// without CAP_NET_ADMIN (TUNSETOWNER, TUNSETGROUP), and nobody else
+	// without it. Negative sets no owner: the kernel then lets anybody who
+	// holds an open /dev/net/tun attach, so access rests on that device's
+	// mode (0600 root on most systems) and on who gets a descriptor. 0 is
+	// root as owner: only CAP_NET_ADMIN may attach, even with a descriptor.
 	UID, GID int
 	// Owner identifies the guest NIC; stored as the device's owner tag.
 	// Required.
