@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nicplug/nicplug/internal/testenv"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,15 +54,28 @@ func (n *testNetns) tc(t testing.TB, args ...string) string {
 	return run(t, "ip", append([]string{"netns", "exec", n.Name, "tc"}, args...)...)
 }
 
-// bridge adds the up bridge name, VLAN-filtering if filtering.
+// bridge adds the up bridge name, VLAN-filtering if filtering (call
+// requireVLANFiltering first).
 func (n *testNetns) bridge(t testing.TB, name string, filtering bool) {
 	t.Helper()
-	f := "0"
+	args := []string{"link", "add", name, "type", "bridge"}
 	if filtering {
-		f = "1"
+		args = append(args, "vlan_filtering", "1")
 	}
-	n.ip(t, "link", "add", name, "type", "bridge", "vlan_filtering", f)
+	n.ip(t, args...)
 	n.ip(t, "link", "set", name, "up")
+}
+
+// requireVLANFiltering skips (fails under NICPLUG_CI) unless the kernel's
+// bridge can filter VLANs (CONFIG_BRIDGE_VLAN_FILTERING): without it,
+// `ip link add … type bridge vlan_filtering 1` is EOPNOTSUPP.
+func requireVLANFiltering(t testing.TB, n *testNetns) {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", n.Name, "link", "add", "nph1vfprobe", "type", "bridge", "vlan_filtering", "1").CombinedOutput()
+	if err != nil {
+		testenv.Skip(t, fmt.Sprintf("the kernel's bridge cannot filter VLANs (no CONFIG_BRIDGE_VLAN_FILTERING?): ip link add type bridge vlan_filtering 1: %v: %s", err, strings.TrimSpace(string(out))))
+	}
+	n.ip(t, "link", "del", "nph1vfprobe")
 }
 
 // state is the namespace's links, qdiscs and filters.
@@ -129,3 +144,30 @@ func (p *packetSocket) collect(t testing.TB, d time.Duration) [][]byte {
 
 // drain discards what the socket has received so far.
 func (p *packetSocket) drain(t testing.TB) { p.collect(t, 50*time.Millisecond) }
+
+// bridgeConf is the bridge's VLAN configuration as netlink reports it.
+func (n *testNetns) bridgeConf(t testing.TB, name string) string {
+	t.Helper()
+	l, err := n.handle(t).LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, ok := l.(*netlink.Bridge)
+	if !ok {
+		t.Fatalf("%s is a %s", name, l.Type())
+	}
+	deref := func(p any) string {
+		switch p := p.(type) {
+		case *bool:
+			if p != nil {
+				return fmt.Sprint(*p)
+			}
+		case *uint16:
+			if p != nil {
+				return fmt.Sprint(*p)
+			}
+		}
+		return "unset"
+	}
+	return "vlan_filtering " + deref(br.VlanFiltering) + " default_pvid " + deref(br.VlanDefaultPVID)
+}
