@@ -148,7 +148,9 @@ func (p *packetSocket) drain(t testing.TB) { p.collect(t, 50*time.Millisecond) }
 // bridgeConf is the bridge's VLAN configuration as netlink reports it.
 func (n *testNetns) bridgeConf(t testing.TB, name string) string {
 	t.Helper()
-	l, err := n.handle(t).LinkByName(name)
+	h := n.rawHandle(t)
+	defer h.Close()
+	l, err := h.LinkByName(name)
 	if err != nil {
 		t.Fatal(err)
 	}
