@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"slices"
 	"strings"
@@ -173,3 +174,6 @@ func (n *testNetns) bridgeConf(t testing.TB, name string) string {
 	}
 	return "vlan_filtering " + deref(br.VlanFiltering) + " default_pvid " + deref(br.VlanDefaultPVID)
 }
+
+// netHWAddr copies a MAC out of a frame.
+func netHWAddr(b []byte) net.HardwareAddr { return net.HardwareAddr(slices.Clone(b)) }
