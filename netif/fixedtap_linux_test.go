@@ -46,8 +46,8 @@ func TestIntegrationFixedTap(t *testing.T) {
 			mq := queues > 1
 			a := nl.Attrs()
 			type view struct {
-				Kind, MAC, Alias  string
-				Up, MQ, VnetHdr   bool
+				Kind, MAC, Alias   string
+				Up, MQ, VnetHdr    bool
 				Master, Persistent bool
 			}
 			want := view{KindTap, "fe:54:00:12:34:56", owner.String(), true, mq, true, false, true}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // redirectRig is a fixed tap opened with vnet_hdr and two macvlans with the
@@ -324,4 +323,3 @@ func TestIntegrationRedirectForeign(t *testing.T) {
 	n.checkState(t, before, "refused redirects")
 	checkNoNewFDs(t, fds, "refused redirects")
 }
-
