@@ -41,6 +41,9 @@ type BridgeTapConfig struct {
 	VLAN int
 	// Owner tags the link.
 	Owner Owner
+	// VLAN, when not 0, makes the tap an access port of that VLAN on the
+	// bridge, which must filter VLANs (see TapHost.SetAccessVLAN).
+	VLAN int
 }
 
 // OwnedLink is a host link found with an owner tag.
@@ -49,10 +52,14 @@ type OwnedLink struct {
 	Name string
 	// Owner is the tag it carries.
 	Owner Owner
-	// Kind is "macvtap", "tap", or the kernel's kind of another link.
+	// Kind is "macvtap", "macvlan", "tap", or the kernel's kind of
+	// another link.
 	Kind string
-	// Parent is a macvtap's lower device, "" for other kinds.
+	// Parent is a macvtap's or macvlan's lower device, "" for other kinds.
 	Parent string
+	// Mode is a macvtap's or macvlan's mode (bridge, vepa, private,
+	// passthrough), "" for other kinds.
+	Mode string
 	// Master is the bridge a tap is enslaved to, "" if none.
 	Master string
 	// Mode is a macvtap's or macvlan's mode (bridge, vepa, private,
@@ -93,7 +100,10 @@ type FixedTapConfig struct {
 	Queues int
 	// UID and GID, when ≥ 0, let that user or group open the tap without
 	// CAP_NET_ADMIN (TUNSETOWNER, TUNSETGROUP): an unprivileged QEMU
-	// opening it by name. Negative means root only.
+	// opening it by name. Negative sets no owner, which the kernel reads
+	// as "anybody holding a /dev/net/tun descriptor": root only as long as
+	// /dev/net/tun is 0600 root and no descriptor is handed out; 0 makes
+	// it root only even then.
 	UID, GID int
 	// Owner tags the tap.
 	Owner Owner

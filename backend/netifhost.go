@@ -50,7 +50,7 @@ func (h *NetifHost) CreateBridgeTap(ctx context.Context, cfg BridgeTapConfig) er
 		mac = m
 	}
 	_, err := netif.CreateBridgeTap(ctx, &netif.BridgeTapConfig{
-		Name: cfg.Name, Bridge: cfg.Bridge, MAC: mac,
+		Name: cfg.Name, Bridge: cfg.Bridge, MAC: mac, VLAN: cfg.VLAN,
 		Owner: netif.Owner{VM: cfg.Owner.VM, NIC: cfg.Owner.NIC}, Netns: h.Netns,
 	})
 	return err
@@ -109,7 +109,7 @@ func (h *NetifHost) ListOwned(ctx context.Context, vm string) ([]OwnedLink, erro
 	for _, l := range links {
 		if l.Owner.VM == vm {
 			out = append(out, OwnedLink{Name: l.Name, Owner: Owner{VM: l.Owner.VM, NIC: l.Owner.NIC},
-				Kind: l.Kind, Parent: l.Parent, Master: l.Master})
+				Kind: l.Kind, Parent: l.Parent, Mode: l.Mode, Master: l.Master})
 		}
 	}
 	return out, nil

@@ -59,6 +59,9 @@ type BridgeTapConfig struct {
 	Netns string
 	// Name is the tap's name; "" generates TapPrefix plus a random suffix.
 	Name string
+	// VLAN, when not 0, makes the tap an access port of that VLAN (1..4094)
+	// on the bridge, which must filter VLANs ([SetAccessVLAN]).
+	VLAN int
 }
 
 // OpenOptions says how to open a device's queues. A nil *OpenOptions means
@@ -160,6 +163,9 @@ func (c *BridgeTapConfig) validate() error {
 		if err := validateMAC(c.MAC); err != nil {
 			return err
 		}
+	}
+	if err := validateVLAN(c.VLAN); err != nil {
+		return err
 	}
 	return validateOwner(c.Owner)
 }

@@ -127,10 +127,15 @@ func listOwned(ctx context.Context, nsPath string) ([]*Link, error) {
 			MAC:    a.HardwareAddr,
 			Master: names[a.MasterIndex],
 		}
-		switch nl.(type) {
+		switch nl := nl.(type) {
 		case *netlink.Macvtap:
 			l.Kind = KindMacvtap
 			l.Parent = names[a.ParentIndex]
+			l.Mode = modeName(nl.Mode)
+		case *netlink.Macvlan:
+			l.Kind = KindMacvlan
+			l.Parent = names[a.ParentIndex]
+			l.Mode = modeName(nl.Mode)
 		case *netlink.Tuntap:
 			if l.Kind == "tuntap" {
 				l.Kind = KindTap
@@ -139,6 +144,16 @@ func listOwned(ctx context.Context, nsPath string) ([]*Link, error) {
 		owned = append(owned, l)
 	}
 	return owned, nil
+}
+
+// modeName spells a kernel macvlan mode as [MacvtapMode.String] does.
+func modeName(m netlink.MacvlanMode) string {
+	for mode, km := range macvlanModes {
+		if km == m {
+			return MacvtapMode(mode).String()
+		}
+	}
+	return fmt.Sprintf("mode %d", int(m))
 }
 
 // Sweep deletes the nicplug-owned devices in the namespace at netns whose

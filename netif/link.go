@@ -14,16 +14,19 @@ type Link struct {
 	Index int
 	// Netns is the namespace path the device lives in ("" = the caller's).
 	Netns string
-	// Kind is KindMacvtap, KindTap, or the kernel's link type for other
-	// kinds of owned devices found by ListOwned.
+	// Kind is KindMacvtap, KindTap, KindMacvlan, or the kernel's link
+	// type for other kinds of owned devices found by ListOwned.
 	Kind string
 	// Owner is the guest NIC the device belongs to.
 	Owner Owner
 	// MAC is the device's MAC address.
 	MAC net.HardwareAddr
-	// Parent is a macvtap's lower device, "" for other kinds.
+	// Parent is a macvtap's or macvlan's lower device, "" for other kinds.
 	Parent string
-	// Master is the bridge a tap is enslaved to, "" if none.
+	// Mode is a macvtap's or macvlan's mode as [MacvtapMode.String]
+	// spells it (bridge, vepa, private, passthrough), "" for other kinds.
+	Mode string
+	// Master is the bridge the device is enslaved to, "" if none.
 	Master string
 
 	// mu protects files.

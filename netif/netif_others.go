@@ -52,3 +52,43 @@ func ListOwned(ctx context.Context, netns string) ([]*Link, error) {
 func Sweep(ctx context.Context, netns string, alive func(Owner) bool) ([]string, error) {
 	return nil, newOpError("sweep", "", errUnsupported)
 }
+
+// CreateFixedTap is not supported on this GOOS.
+func CreateFixedTap(ctx context.Context, cfg *FixedTapConfig) (*Link, error) {
+	return nil, newOpError("create fixed tap", cfg.linkName(), errUnsupported)
+}
+
+// CreateMacvlan is not supported on this GOOS.
+func CreateMacvlan(ctx context.Context, cfg *MacvlanConfig) (*Link, error) {
+	return nil, newOpError("create macvlan", cfg.linkName(), errUnsupported)
+}
+
+// SetMaster is not supported on this GOOS.
+func SetMaster(ctx context.Context, netns, link, bridge string) error {
+	return newOpError("set master", link, errUnsupported)
+}
+
+// SetAccessVLAN is not supported on this GOOS.
+func SetAccessVLAN(ctx context.Context, netns, link string, vlan int) error {
+	return newOpError("set access VLAN", link, errUnsupported)
+}
+
+// PortVLANs is not supported on this GOOS.
+func PortVLANs(ctx context.Context, netns, link string) ([]PortVLAN, error) {
+	return nil, newOpError("read VLANs", link, errUnsupported)
+}
+
+// AddRedirect is not supported on this GOOS.
+func AddRedirect(ctx context.Context, netns, from, to string) error {
+	return newOpError("add redirect", from, errUnsupported)
+}
+
+// DelRedirect is not supported on this GOOS.
+func DelRedirect(ctx context.Context, netns, from string) error {
+	return newOpError("delete redirect", from, errUnsupported)
+}
+
+// ReadTapPlug is not supported on this GOOS.
+func ReadTapPlug(ctx context.Context, netns, name string) (*TapPlug, error) {
+	return nil, newOpError("read tap plug", name, errUnsupported)
+}

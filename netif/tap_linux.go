@@ -12,8 +12,9 @@ import (
 
 // CreateBridgeTap creates a persistent multi-queue tap as cfg says (libvirt's
 // type='bridge'), tags it as nicplug's, gives it the guest MAC with a 0xfe
-// first byte, enslaves it to the bridge and brings it up. On error nothing
-// is left behind. Open the queues with [Link.Open].
+// first byte, enslaves it to the bridge, makes it an access port of
+// cfg.VLAN when that is not 0 ([SetAccessVLAN]: the bridge must filter
+// VLANs) and brings it up. On error nothing is left behind. Open the queues with [Link.Open].
 func CreateBridgeTap(ctx context.Context, cfg *BridgeTapConfig) (*Link, error) {
 	return create(ctx, "create bridge tap", cfg, createBridgeTap)
 }
@@ -43,6 +44,9 @@ func createBridgeTap(ctx context.Context, cfg *BridgeTapConfig) (*Link, error) {
 			return nil, err
 		}
 		l, err := finishBridgeTap(h, name, cfg.Owner, mac, br)
+		if err == nil && cfg.VLAN != 0 {
+			err = setAccessVLAN(h, ns, name, cfg.VLAN)
+		}
 		if err != nil {
 			return nil, undoAdd(h, name, err)
 		}
