@@ -36,9 +36,6 @@ type BridgeTapConfig struct {
 	Bridge string
 	// MAC is the guest NIC's MAC; the tap's own MAC is derived from it.
 	MAC string
-	// VLAN, when not 0, makes the tap an access port of that VLAN on
-	// the bridge (which must filter VLANs).
-	VLAN int
 	// Owner tags the link.
 	Owner Owner
 	// VLAN, when not 0, makes the tap an access port of that VLAN on the
@@ -62,9 +59,6 @@ type OwnedLink struct {
 	Mode string
 	// Master is the bridge a tap is enslaved to, "" if none.
 	Master string
-	// Mode is a macvtap's or macvlan's mode (bridge, vepa, private,
-	// passthrough), "" for other kinds.
-	Mode string
 }
 
 // Host is what the plan engine needs from the host. Implementations act in
