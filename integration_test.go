@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,7 +34,20 @@ var (
 	xEthernet   = iface(macA, "ethernet", "<target dev='tap7' managed='no'/>")
 	xNoneB      = iface(macB, "none", "")
 	xEthB       = iface(macB, "ethernet", "<target dev='tap7' managed='no'/>")
+
+	// The tap datapath (queues > 1): the same backends behind a fixed tap.
+	tNone       = tapIface("none", "")
+	tBridge     = tapIface("bridge", "<source bridge='br0'/>")
+	tBridge1    = tapIface("bridge", "<source bridge='br1'/>")
+	tBridgeDown = tapIface("bridge", "<source bridge='br0'/><link state='down'/>")
+	tDirect     = tapIface("direct", "<source dev='veth0' mode='bridge'/>")
+	tDirectVEPA = tapIface("direct", "<source dev='veth0' mode='vepa'/>")
+	tDirect2    = tapIface("direct", "<source dev='veth2' mode='bridge'/>")
+	tEthernet   = tapIface("ethernet", "<target dev='tap7' managed='no'/>")
 )
+
+// tapIface is an <interface> on the tap datapath: two queue pairs.
+func tapIface(typ, inner string) string { return iface(macA, typ, inner+"<driver queues='2'/>") }
 
 // scenario is one plan kind on a VM in a given state.
 type scenario struct {
@@ -64,6 +78,18 @@ func scenarios() []scenario {
 		{name: "switch-direct-same-parent", root: true, boot: []string{xDirect}, update: xDirectVEPA, kind: nicplug.KindSwitch, steps: 10},
 		{name: "switch-user-ethernet", root: true, boot: []string{xUser}, update: xEthernet, kind: nicplug.KindSwitch, steps: 8},
 		{name: "unplug-bridge", root: true, boot: []string{xNone}, prep: []string{xBridge}, update: xNone, kind: nicplug.KindUnplug, steps: 4},
+
+		{name: "start-tap-bridge", root: true, boot: []string{tBridge}, kind: nicplug.KindStart, steps: 2},
+		{name: "plug-tap-direct", root: true, boot: []string{tNone}, update: tDirect, kind: nicplug.KindPlug, steps: 4},
+		{name: "switch-tap-bridge-direct", root: true, boot: []string{tBridge}, update: tDirect, kind: nicplug.KindSwitch, steps: 6},
+		{name: "switch-tap-direct-bridge", root: true, boot: []string{tDirect}, update: tBridge1, kind: nicplug.KindSwitch, steps: 6},
+		{name: "switch-tap-direct-same-parent", root: true, boot: []string{tDirect}, update: tDirectVEPA, kind: nicplug.KindSwitch, steps: 8},
+		{name: "switch-tap-direct-other-parent", root: true, boot: []string{tDirect}, update: tDirect2, kind: nicplug.KindSwitch, steps: 8},
+		{name: "switch-tap-bridge-bridge", root: true, boot: []string{tBridge}, update: tBridge1, kind: nicplug.KindSwitch, steps: 4},
+		{name: "switch-tap-bridge-ethernet", root: true, boot: []string{tBridge}, update: tEthernet, kind: nicplug.KindSwitch, steps: 5},
+		{name: "unplug-tap-direct", root: true, boot: []string{tDirect}, update: tNone, kind: nicplug.KindUnplug, steps: 4},
+		{name: "unplug-tap-ethernet", root: true, boot: []string{tNone}, prep: []string{tEthernet}, update: tNone, kind: nicplug.KindUnplug, steps: 3},
+		{name: "link-down-tap", root: true, boot: []string{tBridge}, update: tBridgeDown, kind: nicplug.KindLink, steps: 1},
 	}
 	for i := range scs {
 		if scs[i].cfg.CarrierHold == 0 {
@@ -143,6 +169,10 @@ func verify(t testing.TB, ctx context.Context, r *rig) {
 	var wantLinks int
 	for i, n := range dom.NICs {
 		dev, b := n.DeviceID(), n.Backend()
+		if n.Datapath() == domain.DatapathTap {
+			wantLinks += verifyTap(t, ctx, r, n, ifs[i])
+			continue
+		}
 		got := r.attachedBackend(ctx, dev)
 		if b.IsNone() {
 			if got != "" {
@@ -184,6 +214,47 @@ func verify(t testing.TB, ctx context.Context, r *rig) {
 			t.Errorf("host has %d owned links %v, want %d", len(links), links, wantLinks)
 		}
 	}
+}
+
+// verifyTap checks a tap-datapath NIC: peered with its fixed tap in QEMU,
+// the tap plugged into exactly the configured backend on the host (as
+// Interfaces reports it too); it returns how many owned links it needs.
+func verifyTap(t testing.TB, ctx context.Context, r *rig, n *domain.NIC, it nicplug.Interface) int {
+	t.Helper()
+	dev, b := n.DeviceID(), n.Backend()
+	raw, err := r.mon.QOMGet(ctx, "/machine/peripheral/"+dev, "netdev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peer := strings.Trim(string(raw), `"`); peer != domain.TapNetdevIDFor(dev) {
+		t.Errorf("%s: peer %q, want its fixed tap %s", dev, peer, domain.TapNetdevIDFor(dev))
+	}
+	tap := backend.TapName(r.name, dev)
+	p, err := r.host.(backend.TapHost).TapPlug(ctx, tap)
+	if err != nil {
+		t.Fatalf("%s: read back tap %s: %v", dev, tap, err)
+	}
+	var want backend.TapPlug
+	links := 1
+	switch b.Type {
+	case domain.TypeBridge:
+		want = backend.TapPlug{Master: b.Bridge, VLAN: b.VLAN}
+	case domain.TypeDirect, domain.TypeEthernet:
+		want = backend.TapPlug{Redirect: p.Redirect, Back: true}
+		if b.Type == domain.TypeEthernet {
+			want.Redirect = b.Dev
+		} else {
+			links++
+		}
+	}
+	p.VLANs = nil
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("%s: tap %s plugged into %+v, want %+v", dev, tap, p, want)
+	}
+	if it.Datapath != domain.DatapathTap || it.Tap != tap || it.Backend != b || it.LinkUp != n.LinkUp() {
+		t.Errorf("Interfaces(%s) = %+v, want datapath tap, tap %s, backend %v, link %v", dev, it, tap, b, n.LinkUp())
+	}
+	return links
 }
 
 // TestIntegrationPlanKinds applies every plan kind to a real QEMU, checks

@@ -55,8 +55,13 @@ func newTestNetnsNamed(t testing.TB, prefix string) *testNetns {
 		{"link", "add", "veth0", "type", "veth", "peer", "name", "veth1"},
 		{"link", "set", "veth0", "up"},
 		{"link", "set", "veth1", "up"},
+		{"link", "add", "veth2", "type", "veth", "peer", "name", "veth3"},
+		{"link", "set", "veth2", "up"},
+		{"link", "set", "veth3", "up"},
 		{"link", "add", "br0", "type", "bridge"},
 		{"link", "set", "br0", "up"},
+		{"link", "add", "br1", "type", "bridge"},
+		{"link", "set", "br1", "up"},
 		{"tuntap", "add", "dev", "tap7", "mode", "tap"},
 		{"link", "set", "tap7", "up"},
 	} {
@@ -188,6 +193,62 @@ func (f *faultHost) DeleteLink(ctx context.Context, name string) error {
 	return f.h.DeleteLink(ctx, name)
 }
 
+func (f *faultHost) tap() backend.TapHost { return f.h.(backend.TapHost) }
+
+func (f *faultHost) CreateFixedTap(ctx context.Context, cfg backend.FixedTapConfig) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().CreateFixedTap(ctx, cfg)
+}
+
+func (f *faultHost) OpenTapQueues(ctx context.Context, name string, queues int) ([]*os.File, error) {
+	if err := f.in.hit(); err != nil {
+		return nil, err
+	}
+	return f.tap().OpenTapQueues(ctx, name, queues)
+}
+
+// TapPlug is read-back, never faulted.
+func (f *faultHost) TapPlug(ctx context.Context, name string) (backend.TapPlug, error) {
+	return f.tap().TapPlug(ctx, name)
+}
+
+func (f *faultHost) SetMaster(ctx context.Context, link, bridge string) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().SetMaster(ctx, link, bridge)
+}
+
+func (f *faultHost) SetAccessVLAN(ctx context.Context, link string, vlan int) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().SetAccessVLAN(ctx, link, vlan)
+}
+
+func (f *faultHost) CreateMacvlan(ctx context.Context, cfg backend.MacvlanConfig) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().CreateMacvlan(ctx, cfg)
+}
+
+func (f *faultHost) AddRedirect(ctx context.Context, from, to string) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().AddRedirect(ctx, from, to)
+}
+
+func (f *faultHost) DelRedirect(ctx context.Context, from string) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().DelRedirect(ctx, from)
+}
+
 // ListOwned is read-back, never faulted.
 func (f *faultHost) ListOwned(ctx context.Context, vm string) ([]backend.OwnedLink, error) {
 	return f.h.ListOwned(ctx, vm)
@@ -224,18 +285,60 @@ func newRig(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, iface
 // domain xml, plus extra arguments.
 func startDomain(t testing.TB, xml []byte, extra ...string) (*testenv.QEMU, *domain.Domain) {
 	t.Helper()
+	return startDomainNS(t, nil, xml, extra...)
+}
+
+// startDomainNS is startDomain with the fixed taps of tap-datapath NICs
+// created in ns (nicplug.PrepareTaps) and passed to QEMU as inherited
+// queue fds; they are deleted when the test ends.
+func startDomainNS(t testing.TB, ns *testNetns, xml []byte, extra ...string) (*testenv.QEMU, *domain.Domain) {
+	t.Helper()
 	dom, err := domain.ParseDomain(xml, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := testenv.QEMUArgs(t, dom)
-	return testenv.StartQEMU(t, append(args, extra...)...), dom
+	var files []*os.File
+	var tapArgs map[string]domain.TapArgs
+	if hasTapNIC(dom) {
+		if ns == nil {
+			t.Fatal("test: a tap-datapath NIC needs a test netns")
+		}
+		ctx := ctxT(t)
+		taps, err := nicplug.PrepareTaps(ctx, dom, &nicplug.TapOptions{Netns: ns.path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := taps.Delete(context.Background()); err != nil {
+				t.Errorf("delete taps: %v", err)
+			}
+		})
+		if tapArgs, files, err = taps.Files(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			for _, f := range files {
+				f.Close()
+			}
+		}()
+	}
+	args := testenv.QEMUArgsTaps(t, dom, tapArgs)
+	return testenv.StartQEMUFiles(t, files, append(args, extra...)...), dom
+}
+
+func hasTapNIC(dom *domain.Domain) bool {
+	for _, n := range dom.NICs {
+		if n.Datapath() == domain.DatapathTap {
+			return true
+		}
+	}
+	return false
 }
 
 // newRigXML is newRig for a whole domain document named name.
 func newRigXML(t testing.TB, ns *testNetns, cfg *nicplug.Config, name string, xml []byte) *rig {
 	t.Helper()
-	q, dom := startDomain(t, xml, "-name", "guest="+name)
+	q, dom := startDomainNS(t, ns, xml, "-name", "guest="+name)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	mon, err := qmp.Dial(ctx, q.Socket, nil)
@@ -289,6 +392,17 @@ var fdRE = regexp.MustCompile(`fd=\d+`)
 type snapshot struct {
 	Net   []string // "hub 0: port -> peer(type)" and "client name(type) -> peer"
 	Links []string // owned host links
+	Plugs []string // what each owned tap (and tap7) is plugged into
+}
+
+// plug describes what the tap name is plugged into.
+func (r *rig) plug(ctx context.Context, th backend.TapHost, name string) string {
+	r.t.Helper()
+	p, err := th.TapPlug(ctx, name)
+	if err != nil {
+		r.t.Fatalf("read back %s: %v", name, err)
+	}
+	return fmt.Sprintf("%s: master=%q vlan=%d redirect=%q back=%v", name, p.Master, p.VLAN, p.Redirect, p.Back)
 }
 
 func (r *rig) snapshot(ctx context.Context) snapshot {
@@ -306,10 +420,17 @@ func (r *rig) snapshot(ctx context.Context) snapshot {
 		if err != nil {
 			r.t.Fatal(err)
 		}
+		th := r.host.(backend.TapHost)
 		for _, l := range links {
 			s.Links = append(s.Links, l.Name+" "+l.Owner.NIC)
+			if l.Kind == "tap" {
+				s.Plugs = append(s.Plugs, r.plug(ctx, th, l.Name))
+			}
 		}
 		slices.Sort(s.Links)
+		// The ethernet backends' existing tap: its redirect to a fixed
+		// tap, if any.
+		s.Plugs = append(s.Plugs, r.plug(ctx, th, "tap7"))
 	}
 	return s
 }

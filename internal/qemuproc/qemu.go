@@ -36,6 +36,10 @@ type Config struct {
 	// Stderr, when set, also receives QEMU's standard error (which the
 	// QEMU keeps the end of anyway, see QEMU.Stderr).
 	Stderr io.Writer
+	// ExtraFiles are inherited by QEMU as fds 3, 4, … (exec.Cmd's
+	// ExtraFiles): the queues of fixed taps, say. The caller may close
+	// them once Start returned.
+	ExtraFiles []*os.File
 }
 
 // QEMU is a running guest-less QEMU started by [Start]. Its methods are
@@ -96,6 +100,7 @@ func Start(ctx context.Context, cfg *Config) (_ *QEMU, err error) {
 	}
 	q.Cmd = exec.Command(bin, append(args, cfg.Args...)...)
 	q.Cmd.Stderr = q.Stderr
+	q.Cmd.ExtraFiles = cfg.ExtraFiles
 	if cfg.Stderr != nil {
 		q.Cmd.Stderr = io.MultiWriter(q.Stderr, cfg.Stderr)
 	}

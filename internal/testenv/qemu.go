@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"sync"
 	"testing"
@@ -36,10 +37,18 @@ const startTimeout = time.Minute
 // installed.
 func StartQEMU(t testing.TB, extra ...string) *QEMU {
 	t.Helper()
+	return StartQEMUFiles(t, nil, extra...)
+}
+
+// StartQEMUFiles is [StartQEMU] with files QEMU inherits as fds 3, 4, …
+// (tap queues passed with fds=…); the caller may close them once it
+// returned.
+func StartQEMUFiles(t testing.TB, files []*os.File, extra ...string) *QEMU {
+	t.Helper()
 	bin := RequireQEMU(t)
 	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
 	defer cancel()
-	q, err := qemuproc.Start(ctx, &qemuproc.Config{Binary: bin, Args: extra})
+	q, err := qemuproc.Start(ctx, &qemuproc.Config{Binary: bin, Args: extra, ExtraFiles: files})
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -83,7 +92,14 @@ func QEMUVersion(t TB) domain.QEMUVersion {
 // ([domain.Domain.QEMUArgsFor] its [QEMUVersion]).
 func QEMUArgs(t TB, dom *domain.Domain) []string {
 	t.Helper()
-	args, err := dom.QEMUArgsFor(&domain.ArgsOptions{QEMU: QEMUVersion(t)})
+	return QEMUArgsTaps(t, dom, nil)
+}
+
+// QEMUArgsTaps is [QEMUArgs] with the fixed taps of dom's tap-datapath
+// NICs ([domain.ArgsOptions.Taps]).
+func QEMUArgsTaps(t TB, dom *domain.Domain, taps map[string]domain.TapArgs) []string {
+	t.Helper()
+	args, err := dom.QEMUArgsFor(&domain.ArgsOptions{QEMU: QEMUVersion(t), Taps: taps})
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
