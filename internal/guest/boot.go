@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,14 @@ type Config struct {
 	// Stderr receives QEMU's standard error as well as the guest's own
 	// record of it (shown in errors). Nil means only the record.
 	Stderr io.Writer
+	// ExtraFiles are inherited by QEMU as fds 3, 4, … (exec.Cmd's
+	// ExtraFiles): the queues of fixed taps passed with fds=…. The
+	// caller may close them once Boot returned.
+	ExtraFiles []*os.File
+	// CPUs is the guest's vCPU count (QEMU -smp). 0 means QEMU's default
+	// (1). A multiqueue virtio-net NIC uses min(queues, CPUs) queue pairs
+	// unless the guest raises it with ethtool -L.
+	CPUs int
 }
 
 // Guest is a running QEMU guest booted by [Boot]. Its methods are safe for
@@ -145,6 +154,7 @@ func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
 
 	cmd := exec.Command(bin, qemuArgs(cfg, g.qmp, socks)...)
 	cmd.Stderr = g.stderr
+	cmd.ExtraFiles = cfg.ExtraFiles
 	if cfg.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(g.stderr, cfg.Stderr)
 	}
@@ -216,6 +226,9 @@ func qemuArgs(cfg *Config, qmp string, socks []string) []string {
 	}
 	if cfg.Paused {
 		args = append(args, "-S")
+	}
+	if cfg.CPUs > 0 {
+		args = append(args, "-smp", strconv.Itoa(cfg.CPUs))
 	}
 	return append(args, cfg.ExtraArgs...)
 }
