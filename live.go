@@ -73,7 +73,10 @@ func attachRunning(ctx context.Context, mon Monitor, closer io.Closer, name stri
 // settings and MTU (qom-get), and the backend attached to its hub when its
 // spec can be recovered and checked against the hash in its netdev id:
 // user; direct and bridge from the host link nicplug created for it
-// (parent and mode, or bridge, read from the host). Other attached
+// (parent and mode, or bridge, read from the host); on the tap datapath,
+// its queue count and what the host shows its fixed tap plugged into
+// (a NIC with one queue reads as <driver name='vhost'/>, the only
+// single-queue spelling of the tap datapath). Other attached
 // backends (ethernet, sockets) come back as type none; [VM.Interfaces]
 // reports them as unknown. Link states are not QEMU's (it cannot report
 // them). name is the domain name ("" asks QEMU, see [AttachRunning]); host
@@ -118,6 +121,20 @@ func LiveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 		}
 		if devfn, ok := slots[ns.Device]; ok {
 			dev.DevFn = devfn
+		}
+		if ns.Datapath == domain.DatapathTap {
+			dev.Datapath, dev.Queues = domain.DatapathTap, ns.Queues
+			if host != nil {
+				t, err := readTap(ctx, host, name, ns.Device, owned)
+				if err != nil {
+					return nil, err
+				}
+				if b, ok := t.Backend(); ok {
+					dev.Backend = b
+				}
+			}
+			devs = append(devs, dev)
+			continue
 		}
 		dev.Backend = recoverBackend(name, ns, owned)
 		devs = append(devs, dev)

@@ -90,6 +90,9 @@ type NICState struct {
 	// Tap is what the fixed tap of a tap-datapath NIC is plugged into on
 	// the host; nil on the hub datapath.
 	Tap *TapState
+	// Queues is the number of queue pairs `info network` lists for the
+	// NIC (1 on the hub datapath; 0 when not read).
+	Queues int
 }
 
 // TapState is a tap-datapath NIC's fixed tap as read back from the host.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"libvirt.org/go/libvirtxml"
 )
@@ -38,6 +39,13 @@ type Device struct {
 	// Backend is the backend attached to the NIC's hub. The zero value or
 	// TypeNone gives an <interface type='none'>.
 	Backend Backend
+	// Datapath is the NIC's datapath; "" means the hub. A tap-datapath
+	// NIC has no hub (Hub is ignored): it takes the first index no hub
+	// NIC has, its default device id's index when that one is free.
+	Datapath Datapath
+	// Queues is a tap-datapath NIC's queue pairs: more than one gives
+	// <driver queues='N'/>, one <driver name='vhost'/>.
+	Queues int
 }
 
 // FromDevices rebuilds the <domain> named name whose NICs QEMU reports as
@@ -53,8 +61,10 @@ func FromDevices(name, machine string, devs []Device) (*Domain, error) {
 	if name == "" {
 		return nil, errors.New("domain: from devices: no domain name")
 	}
-	sorted := slices.Clone(devs)
-	slices.SortFunc(sorted, func(a, b Device) int { return a.Hub - b.Hub })
+	sorted, err := placeDevices(devs)
+	if err != nil {
+		return nil, err
+	}
 	x := &libvirtxml.Domain{Type: "qemu", Name: name}
 	if machine != "" {
 		x.OS = &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Type: "hvm", Machine: machine}}
@@ -79,6 +89,44 @@ func FromDevices(name, machine string, devs []Device) (*Domain, error) {
 		return nil, fmt.Errorf("domain: from devices: %w", err)
 	}
 	return back, nil
+}
+
+// placeDevices orders devs by index: hub NICs at their hub id, tap NICs
+// in the free indices (at their default id's index "net<i>" when free, the
+// others by device id), each with Hub set to its index.
+func placeDevices(devs []Device) ([]Device, error) {
+	out := make([]Device, len(devs))
+	used := make([]bool, len(devs))
+	var taps []Device
+	for _, d := range devs {
+		if d.Datapath == DatapathTap {
+			taps = append(taps, d)
+			continue
+		}
+		if d.Hub < 0 || d.Hub >= len(devs) || used[d.Hub] {
+			return nil, fmt.Errorf("domain: from devices: device %s is on hub %d: the NICs' hubs are not distinct in 0…%d", d.ID, d.Hub, len(devs)-1)
+		}
+		out[d.Hub], used[d.Hub] = d, true
+	}
+	slices.SortFunc(taps, func(a, b Device) int { return strings.Compare(a.ID, b.ID) })
+	var rest []Device
+	for _, d := range taps {
+		var i int
+		if _, err := fmt.Sscanf(d.ID, "net%d", &i); err == nil && fmt.Sprintf("net%d", i) == d.ID && i < len(devs) && !used[i] {
+			d.Hub = i
+			out[i], used[i] = d, true
+			continue
+		}
+		rest = append(rest, d)
+	}
+	for i := range out {
+		if !used[i] && len(rest) > 0 {
+			rest[0].Hub = i
+			out[i], used[i] = rest[0], true
+			rest = rest[1:]
+		}
+	}
+	return out, nil
 }
 
 // nicFromDevice builds the NIC (not yet validated) for dev at index i.
@@ -121,6 +169,13 @@ func nicFromDevice(dev Device, i int, withAddr bool) (*NIC, error) {
 	}
 	if dev.HostMTU > 0 {
 		x.MTU = &libvirtxml.DomainInterfaceMTU{Size: dev.HostMTU}
+	}
+	if dev.Datapath == DatapathTap {
+		if dev.Queues > 1 {
+			x.Driver = &libvirtxml.DomainInterfaceDriver{Queues: uint(dev.Queues)}
+		} else {
+			x.Driver = &libvirtxml.DomainInterfaceDriver{Name: "vhost"}
+		}
 	}
 	b := dev.Backend
 	if b.Type == "" {

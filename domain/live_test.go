@@ -135,7 +135,7 @@ func TestFromDevicesRejects(t *testing.T) {
 		want string
 	}{
 		{"no name", "", []domain.Device{ok}, "no domain name"},
-		{"hub gap", "vm1", with(func(d *domain.Device) { d.Hub = 1 }), "device net0 is on hub 1, want hub 0"},
+		{"hub gap", "vm1", with(func(d *domain.Device) { d.Hub = 1 }), "device net0 is on hub 1"},
 		{"unknown driver", "vm1", with(func(d *domain.Device) { d.Driver = "virtio-blk-pci" }), "QEMU device type 'virtio-blk-pci' is not a NIC model"},
 		{"bad mac", "vm1", with(func(d *domain.Device) { d.MAC = "zz" }), "zz"},
 		{"bad id", "vm1", with(func(d *domain.Device) { d.ID = "a.b" }), `"a.b"`},

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
 )
 
@@ -17,15 +19,30 @@ off explicitly (a hub port cannot take them). --qemu-version names the QEMU
 that will run the arguments (10.0.2, or what 'qemu-system-x86_64 --version'
 prints): from 8.1 on, the USO offloads are named too. Without it the
 arguments suit every supported QEMU (7.2 to 10.0).
+
+A NIC whose <driver> asks for name='vhost' or queues > 1 is on the tap
+datapath instead: qemu-args creates its fixed tap (in --netns; needs
+CAP_NET_ADMIN), plugged into nothing, and names it (ifname=…, vnet_hdr,
+queues=N, vhost=on when asked). QEMU opens it by name, so it must run with
+CAP_NET_ADMIN in that namespace, or as the user given with --tap-user
+(which also needs read-write access to /dev/net/tun). Running qemu-args
+again keeps the taps it created; 'nicplug cleanup' deletes them once QEMU
+has exited.
 `
 
 func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("qemu-args")
 	shell := fs.Bool("shell", false, "print one shell-quoted line")
 	qemuVersion := fs.String("qemu-version", "", "the QEMU version that runs the arguments (default: any supported)")
+	netns := fs.String("netns", "", "network namespace `path` where fixed taps are created (default: the current one)")
+	tapUser := fs.String("tap-user", "", "`UID[:GID]` that may open the fixed taps without CAP_NET_ADMIN")
 	var nets netFlag
 	nets.register(fs)
 	pos, err := parse(e, fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	user, err := parseTapUser(*tapUser)
 	if err != nil {
 		return err
 	}
@@ -41,6 +58,16 @@ func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 	d, _, err := readDomain(pos[0], nets.opts)
 	if err != nil {
 		return err
+	}
+	if hasTapNIC(d) {
+		if _, err := d.QEMUArgsFor(&domain.ArgsOptions{QEMU: opts.QEMU, Taps: placeholderTaps(d)}); err != nil {
+			return usageErrorf("%s: %w", pos[0], err)
+		}
+		taps, err := nicplug.PrepareTaps(ctx, d, &nicplug.TapOptions{Netns: *netns, User: user})
+		if err != nil {
+			return inFile(pos[0], err)
+		}
+		opts.Taps = taps.Args()
 	}
 	qargs, err := d.QEMUArgsFor(&opts)
 	if err != nil {
@@ -60,6 +87,44 @@ func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+func hasTapNIC(d *domain.Domain) bool {
+	for _, n := range d.NICs {
+		if n.Datapath() == domain.DatapathTap {
+			return true
+		}
+	}
+	return false
+}
+
+// placeholderTaps names a tap for each tap-datapath NIC, to check the
+// arguments before anything is created.
+func placeholderTaps(d *domain.Domain) map[string]domain.TapArgs {
+	out := map[string]domain.TapArgs{}
+	for _, n := range d.NICs {
+		out[n.DeviceID()] = domain.TapArgs{Ifname: "tap0"}
+	}
+	return out
+}
+
+// parseTapUser parses --tap-user UID[:GID] (GID defaults to UID).
+func parseTapUser(s string) (*nicplug.TapUser, error) {
+	if s == "" {
+		return nil, nil
+	}
+	us, gs, hasG := strings.Cut(s, ":")
+	uid, err := strconv.ParseUint(us, 10, 31)
+	if err != nil {
+		return nil, usageErrorf("--tap-user %q: want a numeric UID[:GID]", s)
+	}
+	gid := uid
+	if hasG {
+		if gid, err = strconv.ParseUint(gs, 10, 31); err != nil {
+			return nil, usageErrorf("--tap-user %q: want a numeric UID[:GID]", s)
+		}
+	}
+	return &nicplug.TapUser{UID: int(uid), GID: int(gid)}, nil
 }
 
 // shellQuote quotes s for a POSIX shell.

@@ -60,6 +60,14 @@ type nicRow struct {
 	// Leftovers are netdevs of this NIC's backends not attached to its hub
 	// (left by an interrupted plan; the next update removes them).
 	Leftovers []string `json:"leftovers,omitempty"`
+	// Datapath is hub or tap.
+	Datapath string `json:"datapath"`
+	// Tap is a tap-datapath NIC's fixed tap and PluggedInto what the
+	// host shows it plugged into ("bridge br0", "macvlan np… on eth0
+	// (bridge)", "ethernet tap7", "nothing", or the half-done plumbing
+	// of an interrupted plan).
+	Tap         string `json:"tap,omitempty"`
+	PluggedInto string `json:"plugged_into,omitempty"`
 }
 
 // showOutput is show's whole output.
@@ -270,7 +278,18 @@ func showXML(ctx context.Context, e *env, cf *connFlags, vmName string) error {
 // "user" (the one backend whose id alone tells its spec: it has no
 // parameters) or "unknown".
 func rowOf(ns *nicplug.NICState) nicRow {
-	r := nicRow{Device: ns.Device, MAC: ns.MAC, Hub: ns.Hub, Link: "unknown", Backend: "none", Leftovers: ns.Leftovers()}
+	r := nicRow{Device: ns.Device, MAC: ns.MAC, Hub: ns.Hub, Link: "unknown", Backend: "none", Leftovers: ns.Leftovers(),
+		Datapath: string(domain.DatapathHub)}
+	if ns.Datapath == domain.DatapathTap {
+		r.Datapath, r.Netdev, r.Driver, r.Backend = string(ns.Datapath), ns.Peer, "tap", "unknown"
+		if t := ns.Tap; t != nil {
+			r.Tap, r.PluggedInto = t.Name, pluggedInto(t)
+			if b, ok := t.Backend(); ok {
+				r.Backend = b.String()
+			}
+		}
+		return r
+	}
 	if b, ok := ns.Attached(); ok {
 		r.Netdev, r.Driver, r.Backend = b.ID, b.Driver, "unknown"
 		user := domain.Backend{Type: domain.TypeUser}
@@ -308,6 +327,9 @@ func printShow(e *env, out *showOutput) error {
 		return err
 	}
 	for _, r := range out.NICs {
+		if r.Datapath == string(domain.DatapathTap) {
+			fmt.Fprintf(e.stdout, "%s: tap datapath, fixed tap %s plugged into %s\n", r.Device, dash(r.Tap), dash(r.PluggedInto))
+		}
 		if len(r.Leftovers) > 0 {
 			fmt.Fprintf(e.stdout, "%s: leftovers of an interrupted plan (the next update removes them): %s\n",
 				r.Device, strings.Join(r.Leftovers, " "))
@@ -324,6 +346,36 @@ func printShow(e *env, out *showOutput) error {
 		fmt.Fprintln(e.stdout, "QEMU has no NIC")
 	}
 	return nil
+}
+
+// pluggedInto describes what a fixed tap is plugged into.
+func pluggedInto(t *nicplug.TapState) string {
+	p := t.Plug
+	var parts []string
+	if t.Missing {
+		return "nothing: the tap is not in this network namespace (--netns)"
+	}
+	if p.Master != "" {
+		s := "bridge " + p.Master
+		if p.VLAN != 0 {
+			s += fmt.Sprintf(" (vlan %d)", p.VLAN)
+		}
+		parts = append(parts, s)
+	}
+	if p.Redirect != "" {
+		s := "ethernet " + p.Redirect
+		if mv, ok := t.Macvlans[p.Redirect]; ok {
+			s = fmt.Sprintf("macvlan %s on %s (%s)", mv.Name, mv.Parent, mv.Mode)
+		}
+		if !p.Back {
+			s += " (one way only: an interrupted plan; the next update completes or removes it)"
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, " and ")
 }
 
 func dash(s string) string {

@@ -203,7 +203,7 @@ func applyRecorded(ctx context.Context, cf *connFlags, vm *nicplug.VM, p *nicplu
 	added := false
 	for _, s := range p.Steps {
 		a := s.Do
-		if a.Type != nicplug.ActionHost || (a.Op != nicplug.OpCreateMacvtap && a.Op != nicplug.OpCreateBridgeTap) || a.Owner == nil {
+		if a.Type != nicplug.ActionHost || (a.Op != nicplug.OpCreateMacvtap && a.Op != nicplug.OpCreateBridgeTap && a.Op != nicplug.OpCreateMacvlan) || a.Owner == nil {
 			continue
 		}
 		l := recordedLink{VM: a.Owner.VM, NIC: a.Owner.NIC, Link: a.Link, Netns: ns, Dev: id.dev, Ino: id.ino}

@@ -38,11 +38,12 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"qemu-args", "[--shell] DOMAIN.xml", "print the NIC arguments for the QEMU command line", qemuArgsDoc, runQEMUArgs},
+		{"qemu-args", "[--shell] [--netns PATH] [--tap-user UID[:GID]] DOMAIN.xml", "print the NIC arguments for the QEMU command line", qemuArgsDoc, runQEMUArgs},
 		{"start", "--qmp SOCK [flags] DOMAIN.xml", "attach boot backends, set initial link states, cont", startDoc, runStart},
 		{"plan", "(--qmp SOCK [--domain DOMAIN.xml] | --from OLD.xml) [flags] IFACE.xml", "print the plan of an <interface> update without applying it", planDoc, runPlan},
 		{"update", "--qmp SOCK [--domain DOMAIN.xml] [flags] IFACE.xml", "apply an <interface> update: plug, unplug, switch, link", updateDoc, runUpdate},
 		{"show", "--qmp SOCK [--domain DOMAIN.xml] [flags]", "print each NIC's live wiring", showDoc, runShow},
+		{"cleanup", "[--netns PATH] (DOMAIN.xml | --name NAME)", "delete the host devices of a VM whose QEMU has exited", cleanupDoc, runCleanup},
 	}
 }
 
