@@ -145,6 +145,10 @@ func newNIC(x *libvirtxml.DomainInterface, typ string, index int, opts *ParseOpt
 		return fail(err)
 	}
 	if err := checkDatapath(n.Datapath(), b); err != nil {
+		if dev == "" && x.MAC != nil {
+			// A standalone update: name the NIC by its MAC.
+			return nil, fmt.Errorf("domain: interface %s: %w", clip(x.MAC.Address), err)
+		}
 		return fail(err)
 	}
 	n.backend = b

@@ -144,7 +144,7 @@ func TestIntegrationCLI(t *testing.T) {
 	if !st.Running {
 		t.Error("VM not running after start")
 	}
-	want := nicRow{Device: "net0", MAC: "52:54:00:0f:7d:ad", Hub: 0, Link: "unknown", LinkConfigured: "down", Backend: "none"}
+	want := nicRow{Device: "net0", MAC: "52:54:00:0f:7d:ad", Hub: 0, Link: "unknown", LinkConfigured: "down", Backend: "none", Datapath: "hub"}
 	if diff := cmp.Diff(want, nic(t, st, "net0"), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("net0 after start (-want +got):\n%s", diff)
 	}
@@ -216,7 +216,7 @@ func TestIntegrationCLI(t *testing.T) {
 		if !strings.HasPrefix(out, "plan unplug cli net0: ") || !strings.Contains(out, `set_link {"name":"net0","up":false}`) {
 			t.Errorf("update printed:\n%s", out)
 		}
-		want := nicRow{Device: "net0", MAC: "52:54:00:0f:7d:ad", Hub: 0, Link: "unknown", LinkConfigured: "down", Backend: "none"}
+		want := nicRow{Device: "net0", MAC: "52:54:00:0f:7d:ad", Hub: 0, Link: "unknown", LinkConfigured: "down", Backend: "none", Datapath: "hub"}
 		if diff := cmp.Diff(want, nic(t, v.show(t, true), "net0"), cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("net0 after unplug (-want +got):\n%s", diff)
 		}

@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"sync"
 	"testing"
@@ -49,6 +51,34 @@ func StartQEMUFiles(t testing.TB, files []*os.File, extra ...string) *QEMU {
 	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
 	defer cancel()
 	q, err := qemuproc.Start(ctx, &qemuproc.Config{Binary: bin, Args: extra, ExtraFiles: files})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(q.Kill)
+	return &QEMU{Socket: q.Socket(), Cmd: q.Cmd, Stderr: q.Stderr, q: q}
+}
+
+// StartQEMUNetns is [StartQEMU] with QEMU running in the network namespace
+// named netns (`ip netns exec`), where it opens taps by name (ifname=…).
+func StartQEMUNetns(t testing.TB, netns string, extra ...string) *QEMU {
+	t.Helper()
+	bin := RequireQEMU(t)
+	real, err := exec.LookPath(bin)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	wrapper := filepath.Join(t.TempDir(), "qemu-in-netns")
+	script := fmt.Sprintf("#!/bin/sh\nexec %s netns exec %s %s \"$@\"\n", ip, netns, real)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
+	defer cancel()
+	q, err := qemuproc.Start(ctx, &qemuproc.Config{Binary: wrapper, Args: extra})
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
