@@ -127,3 +127,28 @@ func ExampleAttachRunning() {
 		log.Fatal(err)
 	}
 }
+
+// A move on the tap datapath (a NIC booted with <driver queues='4'/>):
+// the NIC keeps its fixed tap, and only the host re-plumbs it, from a
+// bridge to a macvlan on eth0 joined to the tap by tc redirects. The
+// macvlan is made before the link goes down.
+func ExamplePlanner_Update_tapDatapath() {
+	p := nicplug.Planner{VM: "demo", CarrierHold: nicplug.NoCarrierHold}
+	cur := nicplug.Wiring{Device: "net0", MAC: "52:54:00:0f:7d:ad", Datapath: domain.DatapathTap,
+		Backend: domain.Backend{Type: domain.TypeBridge, Bridge: "br0"}, LinkUp: true}
+	want := cur
+	want.Backend = domain.Backend{Type: domain.TypeDirect, Dev: "eth0", Mode: "bridge"}
+	plan, err := p.Update(nicplug.AsLive("demo", cur), cur, want)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(plan)
+	// Output:
+	// plan switch demo net0: 6 steps
+	//   1  prepare  host  create-macvlan nped0de4aeaa parent=eth0 mode=bridge mac=52:54:00:0f:7d:ad owner=demo/net0   undo: delete-link nped0de4aeaa
+	//   2  down     qmp   set_link {"name":"net0","up":false}   undo: set_link {"name":"net0","up":true}
+	//   3  detach   host  set-master npdcbc19d97c nomaster   undo: set-master npdcbc19d97c master=br0
+	//   4  attach   host  add-redirect npdcbc19d97c -> nped0de4aeaa   undo: del-redirect npdcbc19d97c
+	//   5  attach   host  add-redirect nped0de4aeaa -> npdcbc19d97c   undo: del-redirect nped0de4aeaa
+	//   6  up       qmp   set_link {"name":"net0","up":true}   undo: set_link {"name":"net0","up":false}
+}
