@@ -149,6 +149,9 @@ func TestGolden(t *testing.T) {
 		{"plan-from-refused-model", []string{"plan", "--from", td + "domain.xml", td + "iface-model-e1000.xml"}},
 		{"plan-from-bad-xml", []string{"plan", "--from", td + "domain.xml", td + "bad.xml"}},
 		{"plan-from-unsupported", []string{"plan", "--from", td + "domain.xml", td + "iface-vhostuser.xml"}},
+		{"plan-from-tap-bridge-direct", []string{"plan", "--from", td + "old-iface-tap-bridge.xml", "--name", "web1", td + "iface-tap-direct.xml"}},
+		{"plan-from-tap-bridge-direct-json", []string{"plan", "--json", "--from", td + "old-iface-tap-bridge.xml", "--name", "web1", "--carrier-hold", "0", td + "iface-tap-direct.xml"}},
+		{"plan-from-tap-driver-dropped", []string{"plan", "--from", td + "old-iface-tap-bridge.xml", td + "iface-bridge.xml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
