@@ -206,7 +206,7 @@ func runDatapathThroughput(ctx context.Context, r *Report, n *dpNet, mib, trials
 		Value: mbps(t.send.pct(50)), Baseline: mbps(h.send.pct(50)), Ratio: ratio(h.send.pct(50), t.send.pct(50)), Note: note})
 	r.add(Row{Part: part, Name: fmt.Sprintf("host→guest TCP, %d MiB, median of %d", mib, trials), N: len(t.recv),
 		Value: mbps(t.recv.pct(50)), Baseline: mbps(h.recv.pct(50)), Ratio: ratio(h.recv.pct(50), t.recv.pct(50)), Note: note})
-	r.add(Row{Part: part, Name: "guest virtio-net features", Value: t.features, Baseline: h.features,
+	r.add(Row{Part: part, Name: "guest virtio-net features", N: 1, Value: t.features, Baseline: h.features,
 		Note: "/sys/class/net/eth0/device/features in the guest"})
 	return nil
 }

@@ -221,6 +221,10 @@ func rtmName(t uint16) string {
 		return "NEWTFILTER"
 	case unix.RTM_DELTFILTER:
 		return "DELTFILTER"
+	case unix.RTM_NEWCHAIN:
+		return "NEWCHAIN"
+	case unix.RTM_DELCHAIN:
+		return "DELCHAIN"
 	case unix.RTM_NEWADDR:
 		return "NEWADDR"
 	case unix.RTM_DELADDR:
