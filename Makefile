@@ -36,8 +36,8 @@ lint:
 	$(GO) vet ./...
 
 # End-to-end benchmarks: one table (docs/performance.md). Needs root for the
-# macvtap, tap, throughput and distribution-guest rows; takes ~16 minutes
-# (the distribution guests' carrier-hold part 7 alone ~14).
+# macvtap, tap, throughput, distribution-guest and datapath rows; takes ~16 minutes
+# (the distribution guests' carrier-hold part 7 alone ~14, the datapath part 8 ~20 s).
 bench: deps
 	$(GO) run ./bench/cmd/benchtable
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nicplug/nicplug"
+	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/internal/testenv"
 	"github.com/nicplug/nicplug/qmp"
 )
@@ -80,5 +81,50 @@ func BenchmarkPlugUnplug(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkDatapathMove measures, per datapath, one cycle of moves
+// bridge→direct→bridge→bridge→bridge (four VM.UpdateDevice plans and
+// applies, no carrier hold) on a guest-less QEMU in a private namespace.
+func BenchmarkDatapathMove(b *testing.B) {
+	testenv.RequireRoot(b)
+	testenv.RequireQEMU(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n, err := newDPNet(false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.close()
+	mon, err := newRTNLMonitor(n.path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mon.close()
+	for _, c := range []struct {
+		name string
+		tap  bool
+	}{{"hub", false}, {"tap", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			d, err := startDPVM(ctx, "nph3b"+c.name, dpMACTap, n.path, c.tap)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.close()
+			if err := d.move(ctx, mon, dpB0, nil); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				for _, want := range []domain.Backend{dpDirect, dpB0, dpB1, dpB0} {
+					if err := d.move(ctx, mon, want, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := d.move(ctx, mon, bNone, nil); err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }

@@ -24,6 +24,15 @@
 //     device_del + device_add of a hot-pluggable NIC.
 //   - throughput: guest-to-host TCP throughput through the hub against a
 //     tap peered directly with the NIC.
+//   - stacks: distribution guests (systemd-networkd, NetworkManager) moved
+//     between networks per carrier hold.
+//   - datapath: a NIC on the tap datapath (<driver queues='2'/>, a fixed
+//     host tap re-plumbed on the host) against one on the hub, side by
+//     side: apply time, link-down window, steps / host ops / QMP commands,
+//     host steps alone and RTNL notifications of bridge→direct,
+//     direct→bridge and bridge→bridge moves on guest-less QEMUs; TCP
+//     throughput both ways and the negotiated virtio features on busybox
+//     guests.
 //
 // # Privileges
 //

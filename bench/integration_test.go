@@ -25,7 +25,7 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 	base := readProcStats()
 	var progress strings.Builder
 	r, err := Run(ctx, &Options{PlanIters: 10, QMPIters: 20, ApplyIters: 2, ScaleVMs: 3, GuestIters: 1, ThroughputMiB: 1,
-		StackTrials: 1, StackHolds: map[guest.Stack][]time.Duration{
+		StackTrials: 1, DatapathCycles: 1, DatapathTrials: 1, DatapathMiB: 1, StackHolds: map[guest.Stack][]time.Duration{
 			guest.StackNetworkd: {}, guest.StackNetworkManager: {}},
 		Progress: &progress})
 	if err != nil {
@@ -57,6 +57,13 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		{"7 stacks", "networkmanager: plug none→user"},
 		{"7 stacks", "networkmanager: move user→direct, hold adaptive ≤7s (default)"},
 		{"7 stacks", "networkmanager: move direct→user, hold adaptive ≤7s (default)"},
+		{"8 datapath", "move bridge→direct: apply"},
+		{"8 datapath", "move direct→bridge: link-down window"},
+		{"8 datapath", "move bridge→bridge: steps = host ops + QMP commands"},
+		{"8 datapath", "move bridge→bridge: RTNL notifications"},
+		{"8 datapath", "guest→host TCP"},
+		{"8 datapath", "host→guest TCP"},
+		{"8 datapath", "guest virtio-net features"},
 	} {
 		row, ok := r.Find(want.part, want.name)
 		if !ok {
@@ -80,7 +87,7 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 	if _, leaks := settle("after Run", base); len(leaks) > 0 {
 		t.Errorf("process resources not back to baseline: %v", leaks)
 	}
-	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "npbench-") {
+	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "npbench-") || strings.Contains(string(out), "nph3dp-") {
 		t.Errorf("network namespace left behind:\n%s", out)
 	}
 	if diff := strings.Join(newLinks(linksBefore, hostLinks(t)), ", "); diff != "" {

@@ -21,10 +21,11 @@ const (
 	PartGuest      = "guest"
 	PartThroughput = "throughput"
 	PartStacks     = "stacks"
+	PartDatapath   = "datapath"
 )
 
 // AllParts lists every part.
-var AllParts = []string{PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks}
+var AllParts = []string{PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks, PartDatapath}
 
 // Options says what Run measures and how much. A nil *Options means all
 // parts with the defaults below.
@@ -53,6 +54,14 @@ type Options struct {
 	// StackHolds are the carrier holds tried per stack; nil means
 	// defaultStackHolds.
 	StackHolds map[guest.Stack][]time.Duration
+	// DatapathCycles is the number of bridge→direct→bridge→bridge→bridge
+	// cycles the datapath part applies on each datapath; zero means 25.
+	DatapathCycles int
+	// DatapathTrials is the number of TCP transfers each way per datapath;
+	// zero means 5.
+	DatapathTrials int
+	// DatapathMiB is the amount each datapath transfer sends; zero means 8.
+	DatapathMiB int
 	// Progress receives a line per phase; nil discards.
 	Progress io.Writer
 }
@@ -77,6 +86,9 @@ func (o *Options) withDefaults() Options {
 	def(&c.GuestIters, 5)
 	def(&c.ThroughputMiB, 16)
 	def(&c.StackTrials, 2)
+	def(&c.DatapathCycles, 25)
+	def(&c.DatapathTrials, 5)
+	def(&c.DatapathMiB, 8)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -94,7 +106,7 @@ func Run(ctx context.Context, opts *Options) (*Report, error) {
 	}
 	for _, p := range o.Parts {
 		switch p {
-		case PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks:
+		case PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks, PartDatapath:
 		default:
 			return r, fmt.Errorf("bench: unknown part %q (known: %s)", p, strings.Join(AllParts, ", "))
 		}
@@ -120,6 +132,8 @@ func Run(ctx context.Context, opts *Options) (*Report, error) {
 			err = runThroughput(ctx, r, o.ThroughputMiB, progress)
 		case PartStacks:
 			err = runStacks(ctx, r, o.StackTrials, o.StackHolds, progress)
+		case PartDatapath:
+			err = runDatapath(ctx, r, o.DatapathCycles, o.DatapathMiB, o.DatapathTrials, progress)
 		}
 		if err != nil {
 			r.Elapsed = time.Since(start)

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	benchtable [-parts plan,qmp,apply,scale,guest,throughput,stacks] [-apply N] [-vms N] …
+//	benchtable [-parts plan,qmp,apply,scale,guest,throughput,stacks,datapath] [-apply N] [-vms N] …
 package main
 
 import (
@@ -28,6 +28,9 @@ func main() {
 	flag.IntVar(&o.GuestIters, "guest", 0, "moves measured on a real guest (0: default 5)")
 	flag.IntVar(&o.ThroughputMiB, "mib", 0, "MiB per throughput transfer (0: default 16)")
 	flag.IntVar(&o.StackTrials, "stack-trials", 0, "moves per stack, hold and direction on the distribution guests (0: default 2)")
+	flag.IntVar(&o.DatapathCycles, "dp-cycles", 0, "datapath part: bridge→direct→bridge→bridge→bridge cycles per datapath (0: default 25)")
+	flag.IntVar(&o.DatapathTrials, "dp-trials", 0, "datapath part: TCP transfers each way per datapath (0: default 5)")
+	flag.IntVar(&o.DatapathMiB, "dp-mib", 0, "datapath part: MiB per TCP transfer (0: default 8)")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
 	o.Parts = strings.Split(*parts, ",")

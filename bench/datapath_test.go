@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nicplug/nicplug/domain"
+)
+
+func TestDatapathIface(t *testing.T) {
+	for _, c := range []struct {
+		b    domain.Backend
+		tap  bool
+		want domain.Datapath
+	}{
+		{dpB0, false, domain.DatapathHub},
+		{dpB0, true, domain.DatapathTap},
+		{dpDirect, true, domain.DatapathTap},
+		{bNone, true, domain.DatapathTap},
+	} {
+		dom, err := domain.ParseDomain(domainXML("nph3t", dpIface(dpMACTap, c.b, c.tap)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dom.NICs) != 1 || dom.NICs[0].Datapath() != c.want {
+			t.Errorf("%v tap=%v: NICs %d, datapath %s, want %s", c.b, c.tap, len(dom.NICs), dom.NICs[0].Datapath(), c.want)
+		}
+		if c.tap && dom.NICs[0].Queues() != 2 {
+			t.Errorf("tap NIC has %d queues, want 2", dom.NICs[0].Queues())
+		}
+	}
+}
+
+func TestDatapathFormat(t *testing.T) {
+	s := &dpStats{steps: []int{6, 6}, hostOps: []int{4, 4}, qmpCmds: []int{2, 2}}
+	if got := countsOf(s); got != "6 = 4 + 2" {
+		t.Errorf("countsOf = %q", got)
+	}
+	s.steps = []int{6, 7}
+	if got := countsOf(s); got != "6–7 = 4 + 2" {
+		t.Errorf("countsOf varying = %q", got)
+	}
+	if got := countsOf(&dpStats{}); got != "" {
+		t.Errorf("countsOf empty = %q", got)
+	}
+	if got := medianInt([]int{5, 1, 3, 9}); got != 3 {
+		t.Errorf("medianInt = %d", got)
+	}
+	if got := typesOf(map[string]int{"NEWLINK": 9, "DELLINK": 3}, 3); got != "DELLINK 1.0, NEWLINK 3.0" {
+		t.Errorf("typesOf = %q", got)
+	}
+	if got := typesOf(nil, 0); got != "-" {
+		t.Errorf("typesOf none = %q", got)
+	}
+	if got := rtmName(44); got != "NEWTFILTER" {
+		t.Errorf("rtmName(44) = %q", got)
+	}
+	if !strings.HasPrefix(rtmName(999), "type") {
+		t.Errorf("rtmName(999) = %q", rtmName(999))
+	}
+}
