@@ -159,13 +159,12 @@ func readWiring(ctx context.Context, mon Monitor, devs []string, types map[strin
 			ns.Hub = h.ID
 		}
 		collect(&ns, ni)
-		for _, c := range ni.Clients {
-			if c.Name == dev && c.Type == "nic" {
-				ns.Queues = max(ns.Queues, c.Index+1)
+		if tap {
+			for _, c := range ni.Clients {
+				if c.Name == dev && c.Type == "nic" {
+					ns.Queues = max(ns.Queues, c.Index+1)
+				}
 			}
-		}
-		if ns.Queues == 0 {
-			ns.Queues = 1 // on a hub: info network lists it with its port
 		}
 		st.NICs = append(st.NICs, ns)
 	}

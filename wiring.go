@@ -90,8 +90,8 @@ type NICState struct {
 	// Tap is what the fixed tap of a tap-datapath NIC is plugged into on
 	// the host; nil on the hub datapath.
 	Tap *TapState
-	// Queues is the number of queue pairs `info network` lists for the
-	// NIC (1 on the hub datapath; 0 when not read).
+	// Queues is the number of queue pairs `info network` lists for a
+	// tap-datapath NIC (0 on the hub datapath, which has one).
 	Queues int
 }
 
