@@ -35,7 +35,7 @@ func build(t *testing.T) string {
 			return
 		}
 		cmd := exec.Command("go", "build", "-o", binDir+string(filepath.Separator),
-			"./boot-unplugged", "./plug-macvtap", "./switch-networks", "./reconcile")
+			"./boot-unplugged", "./plug-macvtap", "./switch-networks", "./reconcile", "./full-speed")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -141,6 +141,26 @@ func TestIntegrationSwitchNetworks(t *testing.T) {
 		"link up, udp(127.0.0.1:47001<-127.0.0.1:47002) (np.net0.b2.",
 		"link up, user (np.net0.b3.",
 		"announce-self")
+	checkQEMUGone(t, r.stdout)
+}
+
+func TestIntegrationFullSpeed(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireQEMU(t)
+	r := runExample(t, "full-speed")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	checkContains(t, r.stdout,
+		`"fds":"3:4:5:6"`,
+		"plan plug full-speed net0: 2 steps",
+		"tap datapath: link up, fixed tap np",
+		", bridge(br0)",
+		"plan switch full-speed net0: 6 steps",
+		", bridge(br1)",
+		"plan unplug full-speed net0: 2 steps",
+		"tap datapath: link down, fixed tap np",
+		"deleted the fixed tap np")
 	checkQEMUGone(t, r.stdout)
 }
 

@@ -23,6 +23,14 @@ func PrintInterfaces(ctx context.Context, w io.Writer, vm *nicplug.VM) ([]nicplu
 			link = "up"
 		}
 		be := "no backend"
+		if it.Datapath == "tap" {
+			spec := "half-done plumbing"
+			if it.Backend.Type != "" {
+				spec = it.Backend.String()
+			}
+			fmt.Fprintf(w, "%s %s tap datapath: link %s, fixed tap %s, %s\n", it.Device, it.MAC, link, it.Tap, spec)
+			continue
+		}
 		if it.BackendID != "" {
 			spec := "unknown backend"
 			if it.Backend.Type != "" {

@@ -26,16 +26,23 @@ type QEMU struct {
 // error goes to this process's. QEMU dies with this process (see package
 // internal/child).
 func StartQEMU(ctx context.Context, bin, socket string, extra []string) (*QEMU, error) {
+	return StartQEMUFiles(ctx, bin, socket, extra, nil)
+}
+
+// StartQEMUFiles is StartQEMU with files QEMU inherits as fds 3, 4, …
+// (the queues of fixed taps, see nicplug.Taps.Files).
+func StartQEMUFiles(ctx context.Context, bin, socket string, extra []string, files []*os.File) (*QEMU, error) {
 	accel := "tcg"
 	if _, err := os.Stat("/dev/kvm"); err == nil {
 		accel = "kvm:tcg"
 	}
 	q, err := qemuproc.Start(ctx, &qemuproc.Config{
-		Binary: bin,
-		Accel:  accel,
-		Socket: socket,
-		Args:   extra,
-		Stderr: os.Stderr,
+		Binary:     bin,
+		Accel:      accel,
+		Socket:     socket,
+		Args:       extra,
+		Stderr:     os.Stderr,
+		ExtraFiles: files,
 	})
 	if err != nil {
 		return nil, err
