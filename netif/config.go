@@ -124,24 +124,30 @@ func (c *MacvtapConfig) validate() error {
 	if c == nil {
 		return invalidf("nil config")
 	}
-	if c.Parent == "" {
+	return validateLower("macvtap", c.Parent, c.Name, c.Mode, c.MAC, c.Owner)
+}
+
+// validateLower checks the config of a macvtap or macvlan (kind) on
+// parent.
+func validateLower(kind, parent, name string, mode MacvtapMode, mac net.HardwareAddr, owner Owner) error {
+	if parent == "" {
 		return invalidf("parent is missing")
 	}
-	if err := validateName("parent", c.Parent); err != nil {
+	if err := validateName("parent", parent); err != nil {
 		return err
 	}
-	if c.Name != "" {
-		if err := validateName("macvtap", c.Name); err != nil {
+	if name != "" {
+		if err := validateName(kind, name); err != nil {
 			return err
 		}
 	}
-	if err := c.Mode.validate(); err != nil {
+	if err := mode.validate(); err != nil {
 		return err
 	}
-	if err := validateMAC(c.MAC); err != nil {
+	if err := validateMAC(mac); err != nil {
 		return err
 	}
-	return validateOwner(c.Owner)
+	return validateOwner(owner)
 }
 
 func (c *BridgeTapConfig) validate() error {

@@ -159,24 +159,7 @@ func (c *MacvlanConfig) validate() error {
 	if c == nil {
 		return invalidf("nil config")
 	}
-	if c.Parent == "" {
-		return invalidf("parent is missing")
-	}
-	if err := validateName("parent", c.Parent); err != nil {
-		return err
-	}
-	if c.Name != "" {
-		if err := validateName("macvlan", c.Name); err != nil {
-			return err
-		}
-	}
-	if err := c.Mode.validate(); err != nil {
-		return err
-	}
-	if err := validateMAC(c.MAC); err != nil {
-		return err
-	}
-	return validateOwner(c.Owner)
+	return validateLower("macvlan", c.Parent, c.Name, c.Mode, c.MAC, c.Owner)
 }
 
 // validateVLAN checks an access VLAN: 0 (the bridge's default) or 1..4094.

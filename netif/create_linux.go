@@ -111,8 +111,37 @@ func CreateMacvtap(ctx context.Context, cfg *MacvtapConfig) (*Link, error) {
 }
 
 func createMacvtap(ctx context.Context, cfg *MacvtapConfig) (*Link, error) {
-	return inNetns(ctx, cfg.Netns, func(ns *nsRef, h *netlink.Handle) (*Link, error) {
-		parent, err := lookup(h, ns, "parent", cfg.Parent)
+	return createOnParent(ctx, lowerLink{
+		kind: KindMacvtap, prefix: MacvtapPrefix, netns: cfg.Netns, name: cfg.Name, parent: cfg.Parent,
+		mode: cfg.Mode, mac: cfg.MAC, owner: cfg.Owner,
+		newLink: func(m netlink.Macvlan) netlink.Link { return &netlink.Macvtap{Macvlan: m} },
+		explain: func(name string, err error) error {
+			if errors.Is(err, unix.EBUSY) && cfg.Mode == MacvtapPassthru {
+				return fmt.Errorf("parent %q already has a macvtap/macvlan (passthrough needs it alone): %w", cfg.Parent, err)
+			}
+			return nil
+		},
+	})
+}
+
+// lowerLink is a macvtap or macvlan to create on a parent.
+type lowerLink struct {
+	kind, prefix, netns, name, parent string
+	mode                              MacvtapMode
+	mac                               net.HardwareAddr
+	owner                             Owner
+	// newLink wraps the link's attributes as the kind to add.
+	newLink func(netlink.Macvlan) netlink.Link
+	// explain returns a clearer error for a refused add, nil for none.
+	explain func(name string, err error) error
+}
+
+// createOnParent creates the macvtap or macvlan ll describes, tagged as
+// nicplug's and up, with the parent's queue length. On error nothing is
+// left behind.
+func createOnParent(ctx context.Context, ll lowerLink) (*Link, error) {
+	return inNetns(ctx, ll.netns, func(ns *nsRef, h *netlink.Handle) (*Link, error) {
+		parent, err := lookup(h, ns, "parent", ll.parent)
 		if err != nil {
 			return nil, err
 		}
@@ -120,33 +149,31 @@ func createMacvtap(ctx context.Context, cfg *MacvtapConfig) (*Link, error) {
 		if qlen <= 0 {
 			qlen = defaultTxQLen
 		}
-		name, err := addNamed(ctx, ns, cfg.Name, MacvtapPrefix, isErrno(unix.EEXIST), func(name string) error {
+		name, err := addNamed(ctx, ns, ll.name, ll.prefix, isErrno(unix.EEXIST), func(name string) error {
 			la := netlink.NewLinkAttrs()
 			la.Name = name
 			la.ParentIndex = parent.Attrs().Index
-			la.HardwareAddr = cfg.MAC
+			la.HardwareAddr = ll.mac
 			la.TxQLen = qlen
-			la.Alias = cfg.Owner.String()
+			la.Alias = ll.owner.String()
 			la.Flags = net.FlagUp
-			err := h.LinkAdd(&netlink.Macvtap{Macvlan: netlink.Macvlan{LinkAttrs: la, Mode: macvlanModes[cfg.Mode]}})
-			switch {
-			case err == nil || errors.Is(err, unix.EEXIST):
+			err := h.LinkAdd(ll.newLink(netlink.Macvlan{LinkAttrs: la, Mode: macvlanModes[ll.mode]}))
+			if err == nil || errors.Is(err, unix.EEXIST) {
 				return err
-			case errors.Is(err, unix.EBUSY) && cfg.Mode == MacvtapPassthru:
-				return fmt.Errorf("parent %q already has a macvtap/macvlan (passthrough needs it alone): %w", cfg.Parent, err)
 			}
-			return fmt.Errorf("add %q on parent %q: %w", name, cfg.Parent, err)
+			if e := ll.explain(name, err); e != nil {
+				return e
+			}
+			return fmt.Errorf("add %q on parent %q: %w", name, ll.parent, err)
 		})
 		if err != nil {
 			return nil, err
 		}
-		l, err := finishLink(h, name, cfg.Owner, cfg.MAC)
+		l, err := finishLink(h, name, ll.owner, ll.mac)
 		if err != nil {
 			return nil, undoAdd(h, name, err)
 		}
-		l.Netns = cfg.Netns
-		l.Kind = KindMacvtap
-		l.Parent = cfg.Parent
+		l.Netns, l.Kind, l.Parent = ll.netns, ll.kind, ll.parent
 		return l, nil
 	})
 }
