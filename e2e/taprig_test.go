@@ -226,4 +226,3 @@ func (r *rig) queueCounts() (rx, tx int) {
 	}
 	return rx, tx
 }
-

@@ -78,6 +78,11 @@ type Config struct {
 // RunAs is the user and group QEMU runs as (Config.RunAs).
 type RunAs struct {
 	UID, GID int
+	// ByWrapper means that Config.QEMU is a wrapper that switches to the
+	// user itself (say after entering a namespace with setpriv): Boot
+	// only gives the guest's files to the user and starts the wrapper
+	// with its own credentials.
+	ByWrapper bool
 }
 
 // Guest is a running QEMU guest booted by [Boot]. Its methods are safe for
@@ -175,7 +180,7 @@ func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
 	}
 
 	cmd := exec.Command(bin, qemuArgs(cfg, g.qmp, socks)...)
-	if cfg.RunAs != nil {
+	if cfg.RunAs != nil && !cfg.RunAs.ByWrapper {
 		if err := setCredential(cmd, cfg.RunAs); err != nil {
 			return nil, newOpError("boot", err)
 		}
