@@ -25,6 +25,7 @@ const nobody = 65534
 // guest pings each router.
 func TestIntegrationTapUnprivilegedFDs(t *testing.T) {
 	l := newTapLANs(t)
+	requireQEMUAsNobody(t)
 	r := bootWith(t, bootOpts{nic: tapNoneXML, cfg: &nicplug.Config{Netns: l.host, CarrierHold: carrierHold},
 		tapNetns: l.host, cpus: 2, runAs: &guest.RunAs{UID: nobody, GID: nobody}})
 	checkUnprivileged(t, r.g.Pid())
@@ -49,6 +50,7 @@ func TestIntegrationTapUnprivilegedFDs(t *testing.T) {
 // mount namespace changes. The NIC is plugged and moved as above.
 func TestIntegrationTapUnprivilegedIfname(t *testing.T) {
 	l := newTapLANs(t)
+	requireQEMUAsNobody(t)
 	tun, err := os.Stat("/dev/net/tun")
 	if err != nil {
 		testenv.Skip(t, "no /dev/net/tun: "+err.Error())
@@ -90,6 +92,20 @@ exec setpriv --reuid=%[2]d --regid=%[2]d --clear-groups --pdeathsig KILL "$0" "$
 	// The host's /dev/net/tun is untouched.
 	if now, err := os.Stat("/dev/net/tun"); err != nil || !os.SameFile(now, tun) || now.Mode() != tun.Mode() {
 		t.Errorf("/dev/net/tun changed: %v, %v (was %v)", now.Mode(), err, tun.Mode())
+	}
+}
+
+// requireQEMUAsNobody fails the test, with a hint, unless nobody can run
+// the tests' QEMU (a binary under root's home, say scripts/install-qemu10.sh's
+// default cache in /root/.cache, is out of its reach).
+func requireQEMUAsNobody(t *testing.T) {
+	t.Helper()
+	bin := testenv.RequireQEMU(t)
+	out, err := exec.Command("setpriv", "--reuid="+strconv.Itoa(nobody), "--regid="+strconv.Itoa(nobody), "--clear-groups",
+		bin, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("QEMU %s cannot run as uid %d: %v: %s (put it, its firmware and modules where that user can reach them)",
+			bin, nobody, err, strings.TrimSpace(string(out)))
 	}
 }
 

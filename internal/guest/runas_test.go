@@ -2,6 +2,7 @@ package guest_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +20,11 @@ import (
 func TestIntegrationRunAsFilesCPUs(t *testing.T) {
 	testenv.RequireRoot(t)
 	const nobody = 65534
+	bin := testenv.RequireQEMU(t)
+	if out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "--version").CombinedOutput(); err != nil {
+		t.Fatalf("QEMU %s cannot run as uid %d: %v: %s (put it, its firmware and modules where that user can reach them)",
+			bin, nobody, err, strings.TrimSpace(string(out)))
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
