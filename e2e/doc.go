@@ -24,8 +24,22 @@
 //     systemd-networkd and NetworkManager, default carrier hold: plug user,
 //     move to a macvtap LAN and back, unplug; the hold ends on the guest's
 //     reaction.
+//   - TestIntegrationTapFeatures (root): a hub NIC and a tap-datapath NIC
+//     (queues='4', 4 vCPUs): the tap NIC has the checksum, TSO and MQ
+//     feature bits the hub NIC lacks, and 4 rx and 4 tx queues.
+//   - TestIntegrationTapMoves (root): a tap-datapath NIC boots unplugged,
+//     is plugged into a bridge, moved to a direct backend, to another
+//     bridge and back, and unplugged; each LAN's router answers only while
+//     the guest is on it. (No VLAN step: this kernel has no bridge VLAN
+//     filtering; no vhost-net either.)
+//   - TestIntegrationTapFailedPlans (root): updates to a missing parent or
+//     bridge fail, roll back, and leave the guest on its bridge.
+//   - TestIntegrationTapUnprivilegedFDs, TestIntegrationTapUnprivilegedIfname
+//     (root): QEMU runs as nobody and gets the tap's queues as inherited
+//     fds, or opens the tap by name (in its netns, with a private tun node).
 //
-// The network namespaces, veth pair and DHCP server come from package lab.
+// The network namespaces, veth pairs, bridges and DHCP servers come from
+// package lab.
 //
 // # Running
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -65,15 +66,55 @@ func boot(t *testing.T, nic []byte, cfg *nicplug.Config, extra ...string) *rig {
 // busybox guest, else a distribution guest (guest.StartDistro).
 func bootStack(t *testing.T, stack guest.Stack, nic []byte, cfg *nicplug.Config, extra ...string) *rig {
 	t.Helper()
+	return bootWith(t, bootOpts{stack: stack, nic: nic, cfg: cfg, extra: extra})
+}
+
+// bootOpts are bootWith's options; the zero value of each field is boot's
+// behaviour.
+type bootOpts struct {
+	stack guest.Stack
+	nic   []byte
+	cfg   *nicplug.Config
+	extra []string
+	// tapNetns is where the fixed tap of a tap-datapath NIC is created
+	// (nicplug.PrepareTaps), the Config.Netns of cfg; required for one.
+	tapNetns string
+	// tapByName passes the taps to QEMU by name (Taps.Args), given to
+	// tapUser; else QEMU inherits their queues as fds 3, 4, … (Taps.Files).
+	tapByName bool
+	tapUser   *nicplug.TapUser
+	// cpus is the guest's vCPU count (0: QEMU's default).
+	cpus int
+	// runAs runs QEMU as that user (see guest.Config.RunAs).
+	runAs *guest.RunAs
+	// qemu is the binary (or wrapper) to run, "" for the tests' QEMU.
+	qemu string
+}
+
+// bootWith is boot with options: tap-datapath NICs, vCPUs, QEMU's user.
+func bootWith(t *testing.T, o bootOpts) *rig {
+	t.Helper()
+	stack, nic, cfg, extra := o.stack, o.nic, o.cfg, o.extra
 	xml := domainXML("e2e-"+strings.ReplaceAll(t.Name(), "/", "-"), nic)
 	d, err := domain.ParseDomain(xml, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := testenv.QEMUArgs(t, d)
+	var tapArgs map[string]domain.TapArgs
+	var files []*os.File
+	if hasTapNIC(d) {
+		tapArgs, files = prepareTaps(t, d, o)
+		defer func() {
+			for _, f := range files {
+				f.Close()
+			}
+		}()
+	}
+	args := testenv.QEMUArgsTaps(t, d, tapArgs)
 	// Start builds the assets once per test binary (or skips), and logs
 	// the guest's console when the test fails.
-	gc := &guest.Config{ExtraArgs: append(args, extra...), Paused: true}
+	gc := &guest.Config{ExtraArgs: append(args, extra...), Paused: true,
+		ExtraFiles: files, CPUs: o.cpus, RunAs: o.runAs, QEMU: o.qemu}
 	var g *guest.Guest
 	if stack == "" {
 		g = guest.Start(t, gc)
@@ -111,6 +152,45 @@ func bootStack(t *testing.T, stack guest.Stack, nic []byte, cfg *nicplug.Config,
 		t.Fatalf("guest's eth0 has MAC %s, want %s", got, want)
 	}
 	return r
+}
+
+// prepareTaps creates the fixed taps of d's tap-datapath NICs in
+// o.tapNetns, deleted when the test ends (after QEMU: cleanups run in
+// reverse), and returns them for QEMUArgsFor and, unless o.tapByName, the
+// queue files QEMU inherits (the caller closes them once QEMU started).
+func prepareTaps(t *testing.T, d *domain.Domain, o bootOpts) (map[string]domain.TapArgs, []*os.File) {
+	t.Helper()
+	if o.tapNetns == "" {
+		t.Fatal("test: a tap-datapath NIC needs bootOpts.tapNetns")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	taps, err := nicplug.PrepareTaps(ctx, d, &nicplug.TapOptions{Netns: o.tapNetns, User: o.tapUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := taps.Delete(context.Background()); err != nil {
+			t.Errorf("delete taps: %v", err)
+		}
+	})
+	if o.tapByName {
+		return taps.Args(), nil
+	}
+	args, files, err := taps.Files(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return args, files
+}
+
+func hasTapNIC(d *domain.Domain) bool {
+	for _, n := range d.NICs {
+		if n.Datapath() == domain.DatapathTap {
+			return true
+		}
+	}
+	return false
 }
 
 // ctx returns a context bounded by wait.

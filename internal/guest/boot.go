@@ -66,6 +66,23 @@ type Config struct {
 	// (1). A multiqueue virtio-net NIC uses min(queues, CPUs) queue pairs
 	// unless the guest raises it with ethtool -L.
 	CPUs int
+	// RunAs, when set, runs QEMU as that user and group (no supplementary
+	// groups; the caller needs the privilege to switch): Boot gives the
+	// guest's temporary directory and sockets to that user and copies the
+	// kernel and initrd into it, so that QEMU can reach them.
+	// Assets.Disk and QMPSocket's directory must be usable by that user.
+	// ExtraFiles are inherited whatever the user. Unix only.
+	RunAs *RunAs
+}
+
+// RunAs is the user and group QEMU runs as (Config.RunAs).
+type RunAs struct {
+	UID, GID int
+	// ByWrapper means that Config.QEMU is a wrapper that switches to the
+	// user itself (say after entering a namespace with setpriv): Boot
+	// only gives the guest's files to the user and starts the wrapper
+	// with its own credentials.
+	ByWrapper bool
 }
 
 // Guest is a running QEMU guest booted by [Boot]. Its methods are safe for
@@ -143,6 +160,11 @@ func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
 			g.Close()
 		}
 	}()
+	if cfg.RunAs != nil {
+		if cfg, err = giveTo(cfg, dir); err != nil {
+			return nil, newOpError("boot", err)
+		}
+	}
 	socks := []string{filepath.Join(dir, "console.sock"), filepath.Join(dir, "command.sock")}
 	for _, s := range socks {
 		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: s, Net: "unix"})
@@ -150,9 +172,19 @@ func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
 			return nil, newOpError("boot", err)
 		}
 		listeners = append(listeners, l)
+		if u := cfg.RunAs; u != nil {
+			if err := os.Chown(s, u.UID, u.GID); err != nil {
+				return nil, newOpError("boot", err)
+			}
+		}
 	}
 
 	cmd := exec.Command(bin, qemuArgs(cfg, g.qmp, socks)...)
+	if cfg.RunAs != nil && !cfg.RunAs.ByWrapper {
+		if err := setCredential(cmd, cfg.RunAs); err != nil {
+			return nil, newOpError("boot", err)
+		}
+	}
 	cmd.Stderr = g.stderr
 	cmd.ExtraFiles = cfg.ExtraFiles
 	if cfg.Stderr != nil {
@@ -188,6 +220,45 @@ func Boot(ctx context.Context, cfg *Config) (_ *Guest, err error) {
 		return nil, newOpError("boot", err)
 	}
 	return g, nil
+}
+
+// giveTo prepares dir for a QEMU that runs as cfg.RunAs: dir is given to
+// that user, and the kernel and initrd are copied into it (the asset cache
+// may sit in a home directory that user cannot enter). It returns cfg with
+// Assets pointing at the copies.
+func giveTo(cfg *Config, dir string) (*Config, error) {
+	u := cfg.RunAs
+	if err := os.Chown(dir, u.UID, u.GID); err != nil {
+		return nil, err
+	}
+	c, a := *cfg, *cfg.Assets
+	for i, p := range []*string{&a.Kernel, &a.Initrd} {
+		dst := filepath.Join(dir, []string{"kernel", "initrd"}[i])
+		if err := copyFile(dst, *p); err != nil {
+			return nil, err
+		}
+		*p = dst
+	}
+	c.Assets = &a
+	return &c, nil
+}
+
+// copyFile copies src to a new file dst, mode 0644.
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // qemuArgs returns QEMU's command line.

@@ -11,6 +11,13 @@
 // Network.Netns as nicplug's Config.Netns and Network.Parent as the
 // <source dev=…> of a type='direct' interface. Close removes everything.
 //
+// With NetworkConfig.Bridge the LAN is reached through a bridge instead: the
+// host-side veth end is a port of a bridge of that name, for a
+// <source bridge=…/> interface. With NetworkConfig.Netns several LANs share
+// one host-side namespace (each with its own LAN namespace, DHCP server and
+// subnet), so that one NIC can be moved between them: give each a distinct
+// Parent, Bridge and Subnet.
+//
 // # Waiting for the guest
 //
 // WaitConnected and WaitDisconnected wait for the sequence of guest events a

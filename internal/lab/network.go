@@ -9,24 +9,54 @@ import (
 // zero.
 var DefaultSubnet = netip.MustParsePrefix("192.168.77.0/24")
 
+// DefaultPrefix begins the names of the namespaces a Network creates when
+// NetworkConfig.Prefix is empty.
+const DefaultPrefix = "nplab-"
+
 // NetworkConfig configures NewNetwork. A nil *NetworkConfig means defaults.
 type NetworkConfig struct {
 	// Subnet is the LAN, an IPv4 /24: the router (the DHCP server) is its
 	// first address, leases come from .100 to .199. Zero means
-	// DefaultSubnet.
+	// DefaultSubnet. Networks that share a Netns need distinct subnets
+	// (so that a guest's lease tells which one it is on).
 	Subnet netip.Prefix
 	// Stderr receives udhcpd's log. Nil discards it (the last lines are
 	// kept for errors).
 	Stderr io.Writer
+	// Netns, when set, is an existing network namespace (a path under
+	// /run/netns, say another Network's Netns) for the host side instead
+	// of a fresh one: several LANs then share the namespace where
+	// nicplug's links and taps live. Close deletes only the links this
+	// Network added there, never the namespace.
+	Netns string
+	// Parent names the host-side end of the veth pair. Empty means
+	// "veth0". Networks that share a Netns need distinct names.
+	Parent string
+	// Bridge, when set, is the name of a bridge created in Netns (up, no
+	// STP, so ports forward at once) with Parent enslaved: the LAN is
+	// then reached through the bridge, for a <source bridge=…/> backend,
+	// and Parent is no macvtap parent.
+	Bridge string
+	// Prefix begins the names of the namespaces created (and of the
+	// temporary directory). Empty means DefaultPrefix.
+	Prefix string
 }
 
-// Network is a throw-away LAN for macvtaps, see the package doc.
+// Network is a throw-away LAN for macvtaps or a bridge, see the package
+// doc.
 type Network struct {
-	// Netns is the path of the namespace that holds Parent: nicplug's
-	// Config.Netns.
+	// Netns is the path of the namespace that holds Parent (and Bridge):
+	// nicplug's Config.Netns.
 	Netns string
-	// Parent is the macvtap parent in Netns, one end of the veth pair.
+	// Parent is the host-side end of the veth pair in Netns: the macvtap
+	// parent, or Bridge's port.
 	Parent string
+	// Bridge is the bridge in Netns the LAN is reached through, "" for a
+	// macvtap-parent LAN.
+	Bridge string
+	// Peer is the LAN-side end of the veth pair, in LANNetns: it has the
+	// router address.
+	Peer string
 	// LANNetns is the path of the namespace of the DHCP server's side.
 	LANNetns string
 	// Subnet is the LAN's prefix.

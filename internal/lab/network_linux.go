@@ -19,18 +19,23 @@ import (
 	"github.com/nicplug/nicplug/internal/child"
 )
 
-// parentName and peerName are the ends of the veth pair.
+// parentName and peerName are the default ends of the veth pair.
 const (
 	parentName = "veth0"
 	peerName   = "veth1"
 )
 
+// maxIfname is the longest interface name (IFNAMSIZ - 1).
+const maxIfname = 15
+
 // networkImpl holds what Close undoes.
 type networkImpl struct {
 	names   []string // namespaces created, in creation order
+	links   []string // links created in a shared Netns, in creation order
 	dir     string   // udhcpd's config, leases and pid file
 	udhcpd  *child.Process
 	log     *child.Tail
+	shared  string // the caller's host-side namespace (NetworkConfig.Netns)
 	closeMu sync.Mutex
 	closed  bool
 }
@@ -57,11 +62,33 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
+	parent, peer := parentName, peerName
+	if cfg.Parent != "" {
+		// The peer lives in the LAN namespace, named after the parent.
+		parent, peer = cfg.Parent, cfg.Parent+"r"
+	}
+	for _, name := range []string{parent, peer, cfg.Bridge} {
+		if len(name) > maxIfname || strings.ContainsAny(name, "/ \t\n:") {
+			return nil, fmt.Errorf("lab: bad interface name %q (at most %d characters, no '/', ':' or spaces)", name, maxIfname)
+		}
+	}
+	if cfg.Bridge != "" && (cfg.Bridge == parent || cfg.Bridge == peer) {
+		return nil, fmt.Errorf("lab: bridge %q has the name of a veth end", cfg.Bridge)
+	}
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(prefix, "/ \t\n") {
+		return nil, fmt.Errorf("lab: bad name prefix %q", prefix)
+	}
 	var b [3]byte
 	rand.Read(b[:])
-	id := "nplab-" + hex.EncodeToString(b[:])
+	id := prefix + hex.EncodeToString(b[:])
 	n := &Network{
-		Parent: parentName,
+		Parent: parent,
+		Peer:   peer,
+		Bridge: cfg.Bridge,
 		Subnet: subnet,
 	}
 	n.Router = netip.AddrFrom4(router)
@@ -71,20 +98,63 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 		}
 	}()
 	up, lan := id+"-up", id+"-lan"
-	for _, ns := range []string{up, lan} {
+	owned := []string{up, lan}
+	if cfg.Netns != "" {
+		if filepath.Dir(cfg.Netns) != "/run/netns" {
+			return nil, fmt.Errorf("lab: host-side namespace %q is not under /run/netns", cfg.Netns)
+		}
+		if _, err := os.Stat(cfg.Netns); err != nil {
+			return nil, fmt.Errorf("lab: host-side namespace: %w", err)
+		}
+		up, owned = cfg.Netns, []string{lan}
+		n.impl.shared = cfg.Netns
+	}
+	for _, ns := range owned {
 		if err := ip(ctx, "netns", "add", ns); err != nil {
 			return nil, err
 		}
 		n.impl.names = append(n.impl.names, ns)
 	}
-	n.Netns, n.LANNetns = "/run/netns/"+up, "/run/netns/"+lan
+	n.Netns, n.LANNetns = nsPath(up), nsPath(lan)
+	if cfg.Netns == "" {
+		if err := ip(ctx, "-n", up, "link", "set", "lo", "up"); err != nil {
+			return nil, err
+		}
+	}
+	upn := filepath.Base(n.Netns)
+	if err := ip(ctx, "-n", lan, "link", "set", "lo", "up"); err != nil {
+		return nil, err
+	}
+	// addLink creates a link in the host-side namespace and records it
+	// for Close (which deletes it when the namespace is the caller's).
+	addLink := func(name string, args ...string) error {
+		if err := ip(ctx, append([]string{"-n", upn, "link", "add", name}, args...)...); err != nil {
+			return err
+		}
+		n.impl.links = append(n.impl.links, name)
+		return nil
+	}
+	if err := addLink(parent, "type", "veth", "peer", "name", peer, "netns", lan); err != nil {
+		return nil, err
+	}
+	if cfg.Bridge != "" {
+		// No STP, forward_delay 0: a port forwards as soon as it is up.
+		if err := addLink(cfg.Bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0"); err != nil {
+			return nil, err
+		}
+		for _, args := range [][]string{
+			{"-n", upn, "link", "set", parent, "master", cfg.Bridge},
+			{"-n", upn, "link", "set", cfg.Bridge, "up"},
+		} {
+			if err := ip(ctx, args...); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, args := range [][]string{
-		{"-n", up, "link", "set", "lo", "up"},
-		{"-n", lan, "link", "set", "lo", "up"},
-		{"-n", up, "link", "add", parentName, "type", "veth", "peer", "name", peerName, "netns", lan},
-		{"-n", up, "link", "set", parentName, "up"},
-		{"-n", lan, "addr", "add", n.Router.String() + "/24", "dev", peerName},
-		{"-n", lan, "link", "set", peerName, "up"},
+		{"-n", upn, "link", "set", parent, "up"},
+		{"-n", lan, "addr", "add", n.Router.String() + "/24", "dev", peer},
+		{"-n", lan, "link", "set", peer, "up"},
 	} {
 		if err := ip(ctx, args...); err != nil {
 			return nil, err
@@ -101,7 +171,7 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 		"start " + netip.AddrFrom4(first).String(),
 		"end " + netip.AddrFrom4(last).String(),
 		"max_leases 100",
-		"interface " + peerName,
+		"interface " + peer,
 		"lease_file " + filepath.Join(n.impl.dir, "udhcpd.leases"),
 		"pidfile " + filepath.Join(n.impl.dir, "udhcpd.pid"),
 		"option subnet 255.255.255.0",
@@ -151,10 +221,21 @@ func (n *Network) waitDHCP(ctx context.Context) error {
 
 // Macvtaps returns the names of the macvtap links in Netns.
 func (n *Network) Macvtaps(ctx context.Context) ([]string, error) {
+	return n.Links(ctx, "macvtap")
+}
+
+// Links returns the names of the links of kind typ (ip link's "type":
+// macvlan, macvtap, tun, bridge, veth …) in Netns, or of every link when typ
+// is "".
+func (n *Network) Links(ctx context.Context, typ string) ([]string, error) {
 	name := filepath.Base(n.Netns)
-	out, err := exec.CommandContext(ctx, "ip", "-n", name, "-o", "link", "show", "type", "macvtap").CombinedOutput()
+	args := []string{"-n", name, "-o", "link", "show"}
+	if typ != "" {
+		args = append(args, "type", typ)
+	}
+	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("lab: ip -n %s link show type macvtap: %w: %s", name, err, bytes.TrimSpace(out))
+		return nil, fmt.Errorf("lab: ip %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	var names []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -194,6 +275,15 @@ func (n *Network) Close() error {
 	// A fresh context: cleanup must run after the caller's is cancelled.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Links in a shared namespace first (deleting the veth end deletes
+	// its peer): unless that namespace is already gone.
+	if _, err := os.Stat(n.impl.shared); n.impl.shared != "" && err == nil {
+		for i := len(n.impl.links) - 1; i >= 0; i-- {
+			if err := ip(ctx, "-n", filepath.Base(n.impl.shared), "link", "del", n.impl.links[i]); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	for i := len(n.impl.names) - 1; i >= 0; i-- {
 		if err := ip(ctx, "netns", "del", n.impl.names[i]); err != nil {
 			errs = append(errs, err)
@@ -205,6 +295,15 @@ func (n *Network) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// nsPath is the path of the named namespace: name itself when it is a
+// path already.
+func nsPath(name string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	return "/run/netns/" + name
 }
 
 // ip runs iproute2's ip.

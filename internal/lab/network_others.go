@@ -22,6 +22,11 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (*Network, error) {
 // Macvtaps returns an error matching errors.ErrUnsupported.
 func (n *Network) Macvtaps(ctx context.Context) ([]string, error) { return nil, errUnsupported }
 
+// Links returns an error matching errors.ErrUnsupported.
+func (n *Network) Links(ctx context.Context, typ string) ([]string, error) {
+	return nil, errUnsupported
+}
+
 // Log returns "".
 func (n *Network) Log() string { return "" }
 
