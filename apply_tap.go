@@ -16,6 +16,8 @@ func (e *executor) runTapHost(ctx context.Context, a Action, owner backend.Owner
 		return err
 	}
 	switch a.Op {
+	case OpCheckBridge:
+		return th.CheckBridge(ctx, a.Bridge, a.VLAN != 0)
 	case OpSetMaster:
 		return th.SetMaster(ctx, a.Link, a.Bridge)
 	case OpSetVLAN:

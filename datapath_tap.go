@@ -12,7 +12,8 @@ import (
 // ("np.<dev>.tap" in QEMU, [backend.TapName] on the host). No QEMU netdev
 // changes; a move re-plumbs the tap on the host:
 //
-//	bridge    set-master TAP master=BR [set-vlan TAP vlan=N]
+//	bridge    check-bridge BR (prepare), set-master TAP master=BR
+//	          [set-vlan TAP vlan=N]
 //	direct    create-macvlan MV (prepare), add-redirect TAP -> MV,
 //	          add-redirect MV -> TAP; delete-link MV after (finish)
 //	ethernet  add-redirect TAP -> DEV, add-redirect DEV -> TAP
@@ -59,6 +60,12 @@ func (tapPath) move(b *planBuilder, live NICState, cur, want Wiring) (*move, err
 	m.detachOld = !(clean && liveB.IsNone())
 	m.attachNew = !want.Backend.IsNone()
 
+	// A bridge is checked before the link goes down: nothing can be made
+	// ahead on it, but a missing bridge (or one that cannot carry the
+	// VLAN) then fails while the guest still has its network.
+	if w := want.Backend; w.Type == domain.TypeBridge {
+		m.prepare.add(Action{Type: ActionHost, Op: OpCheckBridge, Bridge: w.Bridge, VLAN: w.VLAN})
+	}
 	// A VLAN change on the same bridge: one step.
 	if clean && liveB.Type == domain.TypeBridge && want.Backend.Type == domain.TypeBridge && liveB.Bridge == want.Backend.Bridge {
 		m.attach.add(setVLAN(tap, want.Backend.VLAN), setVLAN(tap, liveB.VLAN))

@@ -64,6 +64,7 @@ const (
 // Host operations of the tap datapath, each a method of [backend.TapHost]
 // acting on a NIC's fixed tap or the links it is joined to.
 const (
+	OpCheckBridge   HostOp = "check-bridge"
 	OpSetMaster     HostOp = "set-master"
 	OpSetVLAN       HostOp = "set-vlan"
 	OpCreateMacvlan HostOp = "create-macvlan"
@@ -100,11 +101,12 @@ const (
 //	                                 // host open-*: the fd it produces
 //	  "consumes": [ "…fd0" ],        // qmp: fd names the command consumes
 //	  "op": "create-macvtap",        // host: create-macvtap|create-bridge-tap|open-macvtap|open-tap|delete-link
-//	                                 // tap datapath: set-master|set-vlan|create-macvlan|add-redirect|del-redirect
+//	                                 // tap datapath: check-bridge|set-master|set-vlan|create-macvlan|add-redirect|del-redirect
 //	  "link": "np1a2b3c4d5e",        // host: the link acted on
 //	  "parent": "eth0", "mode": "bridge", "mac": "52:54:…",  // create-macvtap, create-macvlan
-//	  "bridge": "br0",               // create-bridge-tap, set-master ("" or absent: release)
-//	  "vlan": 10,                    // set-vlan (absent: the bridge's default), create-bridge-tap
+//	  "bridge": "br0",               // create-bridge-tap, check-bridge, set-master ("" or absent: release)
+//	  "vlan": 10,                    // set-vlan (absent: the bridge's default), create-bridge-tap,
+//	                                 // check-bridge (present: the bridge must filter VLANs)
 //	  "target": "np5e6f7a8b9c0d",    // add-redirect: where frames received on "link" go
 //	  "owner": {"vm": "demo", "nic": "net0"},               // create-*
 //	  "duration": "7s",              // wait: the longest it lasts
@@ -183,7 +185,7 @@ type Action struct {
 	// MAC is the guest MAC (create-macvtap, create-bridge-tap).
 	MAC string `json:"mac,omitempty"`
 	// Bridge is the bridge to join (create-bridge-tap, set-master; ""
-	// in set-master releases the link).
+	// in set-master releases the link) or to check (check-bridge).
 	Bridge string `json:"bridge,omitempty"`
 	// VLAN is the access VLAN (set-vlan; create-bridge-tap when not 0).
 	VLAN int `json:"vlan,omitempty"`
@@ -227,6 +229,11 @@ func (a Action) String() string {
 			}
 		case OpCreateMacvlan:
 			s += fmt.Sprintf(" parent=%s mode=%s mac=%s", a.Parent, a.Mode, a.MAC)
+		case OpCheckBridge:
+			s = string(a.Op) + " " + a.Bridge
+			if a.VLAN != 0 {
+				s += " vlan_filtering"
+			}
 		case OpSetMaster:
 			if a.Bridge == "" {
 				s += " nomaster"

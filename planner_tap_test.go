@@ -84,11 +84,11 @@ func TestPlanTapSteps(t *testing.T) {
 		from, to domain.Backend
 		want     string
 	}{
-		{none, bridged, "attach set-master, up set_link"},
-		{bridged, bridged1, "down set_link, detach set-master, attach set-master, up set_link"},
-		{bridged, bridgedV10, "down set_link, attach set-vlan, up set_link"},
+		{none, bridged, "prepare check-bridge, attach set-master, up set_link"},
+		{bridged, bridged1, "prepare check-bridge, down set_link, detach set-master, attach set-master, up set_link"},
+		{bridged, bridgedV10, "prepare check-bridge, down set_link, attach set-vlan, up set_link"},
 		{bridged, direct, "prepare create-macvlan, down set_link, detach set-master, attach add-redirect, attach add-redirect, up set_link"},
-		{direct, bridged1, "down set_link, detach del-redirect, detach del-redirect, attach set-master, up set_link, finish delete-link"},
+		{direct, bridged1, "prepare check-bridge, down set_link, detach del-redirect, detach del-redirect, attach set-master, up set_link, finish delete-link"},
 		// The same MAC on the same parent: break before make.
 		{direct, directVEPA, "down set_link, detach del-redirect, detach del-redirect, finish delete-link, prepare create-macvlan, attach add-redirect, attach add-redirect, up set_link"},
 		{direct, direct2, "prepare create-macvlan, down set_link, detach del-redirect, detach del-redirect, attach add-redirect, attach add-redirect, up set_link, finish delete-link"},

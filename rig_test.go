@@ -214,6 +214,13 @@ func (f *faultHost) TapPlug(ctx context.Context, name string) (backend.TapPlug, 
 	return f.tap().TapPlug(ctx, name)
 }
 
+func (f *faultHost) CheckBridge(ctx context.Context, bridge string, vlans bool) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().CheckBridge(ctx, bridge, vlans)
+}
+
 func (f *faultHost) SetMaster(ctx context.Context, link, bridge string) error {
 	if err := f.in.hit(); err != nil {
 		return err

@@ -26,7 +26,8 @@ type TapOptions struct {
 	// User, when set, lets that user and group open the taps without
 	// CAP_NET_ADMIN (TUNSETOWNER/TUNSETGROUP), for a QEMU that runs
 	// unprivileged and opens its taps by name (it still needs read-write
-	// access to /dev/net/tun).
+	// access to /dev/net/tun). nil makes root their owner: only root (or
+	// CAP_NET_ADMIN) can open them, even where /dev/net/tun is 0666.
 	User *TapUser
 }
 
@@ -100,8 +101,10 @@ func PrepareTaps(ctx context.Context, dom *domain.Domain, opts *TapOptions) (*Ta
 		if slices.ContainsFunc(owned, func(l backend.OwnedLink) bool { return l.Name == name && l.Owner.NIC == dev && l.Kind == "tap" }) {
 			continue
 		}
+		// Owned by root unless given away: a tap without an owner can be
+		// opened by anyone who can open /dev/net/tun (0666 on many hosts).
 		cfg := backend.FixedTapConfig{Name: name, MAC: dom.NICs[indexOf(dom, dev)].MAC(), Queues: t.queues[dev],
-			UID: -1, GID: -1, Owner: backend.Owner{VM: t.vm, NIC: dev}}
+			UID: 0, GID: -1, Owner: backend.Owner{VM: t.vm, NIC: dev}}
 		if o.User != nil {
 			cfg.UID, cfg.GID = o.User.UID, o.User.GID
 		}

@@ -153,6 +153,10 @@ type TapHost interface {
 	// TapPlug reads back what the tap name is plugged into; a tap that is
 	// not there is an error matching os.ErrNotExist.
 	TapPlug(ctx context.Context, name string) (TapPlug, error)
+	// CheckBridge fails unless bridge exists and is a bridge (filtering
+	// VLANs when vlans is set); it changes nothing, so that a move checks
+	// the bridge before the NIC's link goes down.
+	CheckBridge(ctx context.Context, bridge string, vlans bool) error
 	// SetMaster enslaves link to bridge, or releases it when bridge is "".
 	// Enslaving a link that has another master moves it.
 	SetMaster(ctx context.Context, link, bridge string) error

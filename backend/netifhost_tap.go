@@ -56,6 +56,11 @@ func (h *NetifHost) SetMaster(ctx context.Context, link, bridge string) error {
 	return netif.SetMaster(ctx, h.Netns, link, bridge)
 }
 
+// CheckBridge checks the bridge with netif.CheckBridge.
+func (h *NetifHost) CheckBridge(ctx context.Context, bridge string, vlans bool) error {
+	return netif.CheckBridge(ctx, h.Netns, bridge, vlans)
+}
+
 // SetAccessVLAN sets the owned port's VLAN with netif.SetAccessVLAN.
 func (h *NetifHost) SetAccessVLAN(ctx context.Context, link string, vlan int) error {
 	return netif.SetAccessVLAN(ctx, h.Netns, link, vlan)

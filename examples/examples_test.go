@@ -153,10 +153,10 @@ func TestIntegrationFullSpeed(t *testing.T) {
 	}
 	checkContains(t, r.stdout,
 		`"fds":"3:4:5:6"`,
-		"plan plug full-speed net0: 2 steps",
+		"plan plug full-speed net0: 3 steps",
 		"tap datapath: link up, fixed tap np",
 		", bridge(br0)",
-		"plan switch full-speed net0: 6 steps",
+		"plan switch full-speed net0: 7 steps",
 		", bridge(br1)",
 		"plan unplug full-speed net0: 2 steps",
 		"tap datapath: link down, fixed tap np",

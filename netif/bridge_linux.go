@@ -242,3 +242,24 @@ func PortVLANs(ctx context.Context, netns, link string) ([]PortVLAN, error) {
 	})
 	return vlans, newOpError("read VLANs", link, err)
 }
+
+// CheckBridge reports whether bridge exists in netns and is a bridge,
+// and, when vlans is set, whether it filters VLANs: what a tap needs to be
+// enslaved to it (and made an access port) later. It changes nothing, so
+// a plan can check the bridge before it takes a NIC's link down.
+func CheckBridge(ctx context.Context, netns, bridge string, vlans bool) error {
+	if err := validateName("bridge", bridge); err != nil {
+		return newOpError("check bridge", bridge, err)
+	}
+	_, err := inNetns(ctx, netns, func(ns *nsRef, h *netlink.Handle) (struct{}, error) {
+		br, err := lookupBridge(h, ns, bridge)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if vlans && (br.VlanFiltering == nil || !*br.VlanFiltering) {
+			return struct{}{}, invalidf("bridge %q in %s does not filter VLANs (enable it with `ip link set %s type bridge vlan_filtering 1`)", bridge, ns.name(), bridge)
+		}
+		return struct{}{}, nil
+	})
+	return newOpError("check bridge", bridge, err)
+}

@@ -92,3 +92,8 @@ func DelRedirect(ctx context.Context, netns, from string) error {
 func ReadTapPlug(ctx context.Context, netns, name string) (*TapPlug, error) {
 	return nil, newOpError("read tap plug", name, errUnsupported)
 }
+
+// CheckBridge is not supported on this platform.
+func CheckBridge(ctx context.Context, netns, bridge string, vlans bool) error {
+	return newOpError("check bridge", bridge, errUnsupported)
+}

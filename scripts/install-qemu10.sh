@@ -11,11 +11,17 @@
 # system's apt configuration is not touched and root is not needed. The
 # shared libraries QEMU 10.0 links against are bookworm's, the ones
 # qemu-system-x86 (7.2) pulls in (scripts/install-deps.sh installs it).
-# Cached under ${XDG_CACHE_HOME:-~/.cache}/nicplug/qemu10; a second run
-# prints the cached wrapper at once.
+# Cached under ${XDG_CACHE_HOME:-~/.cache}/nicplug/qemu10, or, as root,
+# under /var/cache/nicplug/qemu10 (world-readable, so tests can run that
+# QEMU as an unprivileged user; root's home is not); a second run prints
+# the cached wrapper at once. NICPLUG_QEMU10_CACHE overrides both.
 set -euo pipefail
 
-cache=${NICPLUG_QEMU10_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nicplug/qemu10}
+default_cache=${XDG_CACHE_HOME:-$HOME/.cache}/nicplug/qemu10
+if [ "$(id -u)" = 0 ] && [ -z "${XDG_CACHE_HOME:-}" ]; then
+  default_cache=/var/cache/nicplug/qemu10
+fi
+cache=${NICPLUG_QEMU10_CACHE:-$default_cache}
 wrapper=$cache/bin/qemu-system-x86_64
 if [ -x "$wrapper" ] && "$wrapper" --version >/dev/null 2>&1; then
   echo "$wrapper"
@@ -63,6 +69,7 @@ pkgs=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
 (cd "$work/debs" && apt-get "${apt_opts[@]}" -qq download "${pkgs[@]/%//$codename-backports}" >&2)
 
 rm -rf "$cache"
+umask 022
 mkdir -p "$cache/root" "$cache/bin"
 for deb in "$work"/debs/*.deb; do
   dpkg-deb -x "$deb" "$cache/root"
