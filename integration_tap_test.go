@@ -27,7 +27,7 @@ func TestIntegrationTapFailedMoves(t *testing.T) {
 	vlanOK := exec.Command("ip", "-n", ns.name, "link", "set", "br0", "type", "bridge", "vlan_filtering", "1").Run() == nil
 	for _, tc := range []struct {
 		name, update, want string
-		ok             bool
+		ok                 bool
 	}{
 		{"missing parent", tapIface("direct", "<source dev='veth9' mode='bridge'/>"), "veth9", false},
 		{"missing bridge", tapIface("bridge", "<source bridge='br9'/>"), "br9", false},
