@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,20 +33,7 @@ var (
 	xEthernet   = iface(macA, "ethernet", "<target dev='tap7' managed='no'/>")
 	xNoneB      = iface(macB, "none", "")
 	xEthB       = iface(macB, "ethernet", "<target dev='tap7' managed='no'/>")
-
-	// The tap datapath (queues > 1): the same backends behind a fixed tap.
-	tNone       = tapIface("none", "")
-	tBridge     = tapIface("bridge", "<source bridge='br0'/>")
-	tBridge1    = tapIface("bridge", "<source bridge='br1'/>")
-	tBridgeDown = tapIface("bridge", "<source bridge='br0'/><link state='down'/>")
-	tDirect     = tapIface("direct", "<source dev='veth0' mode='bridge'/>")
-	tDirectVEPA = tapIface("direct", "<source dev='veth0' mode='vepa'/>")
-	tDirect2    = tapIface("direct", "<source dev='veth2' mode='bridge'/>")
-	tEthernet   = tapIface("ethernet", "<target dev='tap7' managed='no'/>")
 )
-
-// tapIface is an <interface> on the tap datapath: two queue pairs.
-func tapIface(typ, inner string) string { return iface(macA, typ, inner+"<driver queues='2'/>") }
 
 // scenario is one plan kind on a VM in a given state.
 type scenario struct {
@@ -214,47 +200,6 @@ func verify(t testing.TB, ctx context.Context, r *rig) {
 			t.Errorf("host has %d owned links %v, want %d", len(links), links, wantLinks)
 		}
 	}
-}
-
-// verifyTap checks a tap-datapath NIC: peered with its fixed tap in QEMU,
-// the tap plugged into exactly the configured backend on the host (as
-// Interfaces reports it too); it returns how many owned links it needs.
-func verifyTap(t testing.TB, ctx context.Context, r *rig, n *domain.NIC, it nicplug.Interface) int {
-	t.Helper()
-	dev, b := n.DeviceID(), n.Backend()
-	raw, err := r.mon.QOMGet(ctx, "/machine/peripheral/"+dev, "netdev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if peer := strings.Trim(string(raw), `"`); peer != domain.TapNetdevIDFor(dev) {
-		t.Errorf("%s: peer %q, want its fixed tap %s", dev, peer, domain.TapNetdevIDFor(dev))
-	}
-	tap := backend.TapName(r.name, dev)
-	p, err := r.host.(backend.TapHost).TapPlug(ctx, tap)
-	if err != nil {
-		t.Fatalf("%s: read back tap %s: %v", dev, tap, err)
-	}
-	var want backend.TapPlug
-	links := 1
-	switch b.Type {
-	case domain.TypeBridge:
-		want = backend.TapPlug{Master: b.Bridge, VLAN: b.VLAN}
-	case domain.TypeDirect, domain.TypeEthernet:
-		want = backend.TapPlug{Redirect: p.Redirect, Back: true}
-		if b.Type == domain.TypeEthernet {
-			want.Redirect = b.Dev
-		} else {
-			links++
-		}
-	}
-	p.VLANs = nil
-	if !reflect.DeepEqual(p, want) {
-		t.Errorf("%s: tap %s plugged into %+v, want %+v", dev, tap, p, want)
-	}
-	if it.Datapath != domain.DatapathTap || it.Tap != tap || it.Backend != b || it.LinkUp != n.LinkUp() {
-		t.Errorf("Interfaces(%s) = %+v, want datapath tap, tap %s, backend %v, link %v", dev, it, tap, b, n.LinkUp())
-	}
-	return links
 }
 
 // TestIntegrationPlanKinds applies every plan kind to a real QEMU, checks
