@@ -125,7 +125,7 @@ func LiveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 		if ns.Datapath == domain.DatapathTap {
 			dev.Datapath, dev.Queues = domain.DatapathTap, ns.Queues
 			if host != nil {
-				t, err := readTap(ctx, host, name, ns.Device, owned)
+				t, err := readTapOwned(ctx, host, name, ns.Device, owned)
 				if err != nil {
 					return nil, err
 				}

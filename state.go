@@ -67,7 +67,7 @@ func readHostLinks(ctx context.Context, host backend.Host, st *State) error {
 		}
 		slices.Sort(ns.HostLinks)
 		if ns.Datapath == domain.DatapathTap {
-			if ns.Tap, err = readTap(ctx, host, st.VM, ns.Device, owned); err != nil {
+			if ns.Tap, err = readTapOwned(ctx, host, st.VM, ns.Device, owned); err != nil {
 				return err
 			}
 		}

@@ -20,10 +20,20 @@ func tapHost(host backend.Host) (backend.TapHost, error) {
 	return th, nil
 }
 
-// readTap reads back the fixed tap of device's NIC in VM vm: what it is
-// plugged into and the macvlans nicplug created for the NIC (owned is the
-// VM's owned links).
-func readTap(ctx context.Context, host backend.Host, vm, device string, owned []backend.OwnedLink) (*TapState, error) {
+// ReadTap reads back, from host alone, the fixed tap of device's NIC in VM
+// vm on the tap datapath: what it is plugged into and the macvlans nicplug
+// created for the NIC. A tap the host does not list comes back Missing.
+// host must implement [backend.TapHost]. It changes nothing.
+func ReadTap(ctx context.Context, host backend.Host, vm, device string) (*TapState, error) {
+	owned, err := host.ListOwned(ctx, vm)
+	if err != nil {
+		return nil, fmt.Errorf("nicplug: read back: %w", err)
+	}
+	return readTapOwned(ctx, host, vm, device, owned)
+}
+
+// readTapOwned is [ReadTap] given the VM's owned links.
+func readTapOwned(ctx context.Context, host backend.Host, vm, device string, owned []backend.OwnedLink) (*TapState, error) {
 	th, err := tapHost(host)
 	if err != nil {
 		return nil, err

@@ -209,6 +209,8 @@ func showLive(ctx context.Context, e *env, cf *connFlags, vmName string) (*showO
 	}
 	out := &showOutput{Running: st.Running, NICs: []nicRow{}, Unmanaged: unmanagedRows(st.Unmanaged)}
 	dom, err := nicplug.LiveDomain(ctx, c, backend.NewNetifHost(cf.netns), vmName)
+	// (Without a name, no host device can be found: tap-datapath NICs
+	// then show what QEMU tells.)
 	switch {
 	case err == nil:
 		out.VM = dom.XML.Name
@@ -217,8 +219,17 @@ func showLive(ctx context.Context, e *env, cf *connFlags, vmName string) (*showO
 	default:
 		return nil, err
 	}
+	host := backend.NewNetifHost(cf.netns)
 	for i := range st.NICs {
-		r := rowOf(&st.NICs[i])
+		ns := &st.NICs[i]
+		if dom != nil && ns.Datapath == domain.DatapathTap {
+			t, err := nicplug.ReadTap(ctx, host, dom.XML.Name, ns.Device)
+			if err != nil {
+				return nil, err
+			}
+			ns.Tap = t
+		}
+		r := rowOf(ns)
 		if dom != nil && r.Netdev != "" {
 			for _, n := range dom.NICs {
 				if b := n.Backend(); n.DeviceID() == r.Device && !b.IsNone() {

@@ -97,6 +97,12 @@ func TestIntegrationCLITapDatapath(t *testing.T) {
 		t.Errorf("show --json: %+v", r)
 	}
 
+	// Without the domain: the same, from QEMU and the host (the VM named).
+	live, _ := mustRun(t, 0, "show", "--qmp", sock, "--netns", ns, "--name", vm)
+	if want := fmt.Sprintf("net0: tap datapath, fixed tap %s plugged into bridge br1\n", tap); !strings.Contains(live, want) {
+		t.Errorf("show without --domain:\n%s\nwant a line %q", live, want)
+	}
+
 	user := writeFile(t, dir, "user.xml", fmt.Sprintf(tapIfaceFmt, "user", ""))
 	_, stderr := mustRun(t, exitUsage, "update", "--qmp", sock, "--domain", dom, "--netns", ns, user)
 	if !strings.Contains(stderr, "interface 52:54:00:0f:7d:ad: type user lives inside QEMU") || !strings.Contains(stderr, "hub datapath") {
