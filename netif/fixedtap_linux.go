@@ -2,10 +2,8 @@ package netif
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -24,14 +22,7 @@ func CreateFixedTap(ctx context.Context, cfg *FixedTapConfig) (*Link, error) {
 
 func createFixedTap(ctx context.Context, cfg *FixedTapConfig) (*Link, error) {
 	return inNetns(ctx, cfg.Netns, func(ns *nsRef, h *netlink.Handle) (*Link, error) {
-		var mac net.HardwareAddr
-		if cfg.MAC != nil {
-			mac = TapMAC(cfg.MAC)
-		} else {
-			mac = make(net.HardwareAddr, 6)
-			_, _ = rand.Read(mac)
-			mac[0] = 0xfe
-		}
+		mac := tapMACFor(cfg.MAC)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

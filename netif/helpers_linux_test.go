@@ -29,10 +29,16 @@ type testNetns struct {
 // t.Cleanup (its devices go with it).
 func newTestNetns(t testing.TB) *testNetns {
 	t.Helper()
+	return newTestNetnsPrefix(t, "nptest-")
+}
+
+// newTestNetnsPrefix is newTestNetns with the name prefix prefix.
+func newTestNetnsPrefix(t testing.TB, prefix string) *testNetns {
+	t.Helper()
 	testenv.RequireRoot(t)
 	var b [4]byte
 	rand.Read(b[:])
-	name := "nptest-" + hex.EncodeToString(b[:])
+	name := prefix + hex.EncodeToString(b[:])
 	run(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {

@@ -1,8 +1,6 @@
 package netif
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nicplug/nicplug/internal/testenv"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -23,19 +20,7 @@ import (
 // at the same time.
 func newNph1Netns(t testing.TB) *testNetns {
 	t.Helper()
-	testenv.RequireRoot(t)
-	var b [4]byte
-	rand.Read(b[:])
-	name := "nph1-" + hex.EncodeToString(b[:])
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	n := &testNetns{Name: name, Path: "/run/netns/" + name}
-	n.ip(t, "link", "set", "lo", "up")
-	return n
+	return newTestNetnsPrefix(t, "nph1-")
 }
 
 // tcState is every qdisc and filter of every device in the namespace, as

@@ -28,14 +28,7 @@ func createBridgeTap(ctx context.Context, cfg *BridgeTapConfig) (*Link, error) {
 		if _, ok := br.(*netlink.Bridge); !ok {
 			return nil, invalidf("%q in %s is a %s, not a bridge", cfg.Bridge, ns.name(), describe(br))
 		}
-		var mac net.HardwareAddr
-		if cfg.MAC != nil {
-			mac = TapMAC(cfg.MAC)
-		} else {
-			mac = make(net.HardwareAddr, 6)
-			_, _ = rand.Read(mac)
-			mac[0] = 0xfe
-		}
+		mac := tapMACFor(cfg.MAC)
 		// IFF_TUN_EXCL reports a taken name as EBUSY.
 		name, err := addNamed(ctx, ns, cfg.Name, TapPrefix, isErrno(unix.EBUSY), func(name string) error {
 			return createPersistentTap(ns, name)
@@ -69,6 +62,18 @@ func finishBridgeTap(h *netlink.Handle, name string, owner Owner, mac net.Hardwa
 		return nil, fmt.Errorf("enslave %q to bridge %q: %w", name, br.Attrs().Name, err)
 	}
 	return finishLink(h, name, owner, mac)
+}
+
+// tapMACFor is the MAC of a tap for the guest MAC guest: [TapMAC], or a
+// random fe:… MAC when guest is nil.
+func tapMACFor(guest net.HardwareAddr) net.HardwareAddr {
+	if guest != nil {
+		return TapMAC(guest)
+	}
+	mac := make(net.HardwareAddr, 6)
+	_, _ = rand.Read(mac)
+	mac[0] = 0xfe
+	return mac
 }
 
 // createPersistentTap creates the multi-queue tap name in ns; an existing
