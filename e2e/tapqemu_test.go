@@ -25,10 +25,10 @@ const nobody = 65534
 // guest pings each router.
 func TestIntegrationTapUnprivilegedFDs(t *testing.T) {
 	l := newTapLANs(t)
-	requireQEMUAsNobody(t)
+	testenv.RequireQEMUAs(t, nobody, nobody)
 	r := bootWith(t, bootOpts{nic: tapNoneXML, cfg: &nicplug.Config{Netns: l.host, CarrierHold: carrierHold},
 		tapNetns: l.host, cpus: 2, runAs: &guest.RunAs{UID: nobody, GID: nobody}})
-	checkUnprivileged(t, r.g.Pid())
+	testenv.CheckRunsAs(t, r.g.Pid(), nobody, nobody, true)
 	fds := tapFDs(t, r.g.Pid())
 	if len(fds) != 2 {
 		t.Errorf("QEMU holds %d fds of /dev/net/tun, want the 2 queues: %q", len(fds), fds)
@@ -50,7 +50,7 @@ func TestIntegrationTapUnprivilegedFDs(t *testing.T) {
 // mount namespace changes. The NIC is plugged and moved as above.
 func TestIntegrationTapUnprivilegedIfname(t *testing.T) {
 	l := newTapLANs(t)
-	requireQEMUAsNobody(t)
+	testenv.RequireQEMUAs(t, nobody, nobody)
 	tun, err := os.Stat("/dev/net/tun")
 	if err != nil {
 		testenv.Skip(t, "no /dev/net/tun: "+err.Error())
@@ -69,7 +69,7 @@ exec setpriv --reuid=%[2]d --regid=%[2]d --clear-groups --pdeathsig KILL "$0" "$
 	r := bootWith(t, bootOpts{nic: tapNoneXML, cfg: &nicplug.Config{Netns: l.host, CarrierHold: carrierHold},
 		tapNetns: l.host, tapByName: true, tapUser: &nicplug.TapUser{UID: nobody, GID: nobody}, cpus: 2,
 		runAs: &guest.RunAs{UID: nobody, GID: nobody, ByWrapper: true}, qemu: wrapper})
-	checkUnprivileged(t, r.g.Pid())
+	testenv.CheckRunsAs(t, r.g.Pid(), nobody, nobody, true)
 	// The tap is nobody's. (The kernel lets any process that can open
 	// /dev/net/tun attach to a persistent tap with no owner and no
 	// group: TapOptions.User restricts that tap to nobody rather than
@@ -92,49 +92,6 @@ exec setpriv --reuid=%[2]d --regid=%[2]d --clear-groups --pdeathsig KILL "$0" "$
 	// The host's /dev/net/tun is untouched.
 	if now, err := os.Stat("/dev/net/tun"); err != nil || !os.SameFile(now, tun) || now.Mode() != tun.Mode() {
 		t.Errorf("/dev/net/tun changed: %v, %v (was %v)", now.Mode(), err, tun.Mode())
-	}
-}
-
-// requireQEMUAsNobody fails the test, with a hint, unless nobody can run
-// the tests' QEMU (a binary under root's home, say scripts/install-qemu10.sh's
-// default cache in /root/.cache, is out of its reach).
-func requireQEMUAsNobody(t *testing.T) {
-	t.Helper()
-	bin := testenv.RequireQEMU(t)
-	out, err := exec.Command("setpriv", "--reuid="+strconv.Itoa(nobody), "--regid="+strconv.Itoa(nobody), "--clear-groups",
-		bin, "--version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("QEMU %s cannot run as uid %d: %v: %s (put it, its firmware and modules where that user can reach them)",
-			bin, nobody, err, strings.TrimSpace(string(out)))
-	}
-}
-
-// checkUnprivileged checks that process pid runs as nobody with no
-// supplementary groups and no effective capabilities.
-func checkUnprivileged(t *testing.T, pid int) {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{
-		"Uid:": "65534 65534 65534 65534", "Gid:": "65534 65534 65534 65534",
-		"Groups:": "", "CapEff:": "0000000000000000",
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		if w, ok := want[f[0]]; ok {
-			if got := strings.Join(f[1:], " "); got != w {
-				t.Errorf("QEMU's %s %q, want %q", f[0], got, w)
-			}
-			delete(want, f[0])
-		}
-	}
-	if len(want) != 0 {
-		t.Errorf("QEMU's status lacks %v", want)
 	}
 }
 

@@ -2,7 +2,6 @@ package guest_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,11 +19,7 @@ import (
 func TestIntegrationRunAsFilesCPUs(t *testing.T) {
 	testenv.RequireRoot(t)
 	const nobody = 65534
-	bin := testenv.RequireQEMU(t)
-	if out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "--version").CombinedOutput(); err != nil {
-		t.Fatalf("QEMU %s cannot run as uid %d: %v: %s (put it, its firmware and modules where that user can reach them)",
-			bin, nobody, err, strings.TrimSpace(string(out)))
-	}
+	testenv.RequireQEMUAs(t, nobody, nobody)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -35,26 +30,7 @@ func TestIntegrationRunAsFilesCPUs(t *testing.T) {
 		RunAs: &guest.RunAs{UID: nobody, GID: nobody}, CPUs: 2, ExtraFiles: []*os.File{r},
 		ExtraArgs: []string{"-netdev", "user,id=u0", "-device", userNIC},
 	})
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(g.Pid()) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"Uid:": "65534 65534 65534 65534", "Gid:": "65534 65534 65534 65534", "Groups:": ""}
-	for _, line := range strings.Split(string(status), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		if w, ok := want[f[0]]; ok {
-			if got := strings.Join(f[1:], " "); got != w {
-				t.Errorf("QEMU's %s %q, want %q", f[0], got, w)
-			}
-			delete(want, f[0])
-		}
-	}
-	if len(want) != 0 {
-		t.Errorf("QEMU's status lacks %v:\n%s", want, status)
-	}
+	testenv.CheckRunsAs(t, g.Pid(), nobody, nobody, false)
 	fi, err := os.Stat("/proc/" + strconv.Itoa(g.Pid()) + "/fd/3")
 	if ri, _ := r.Stat(); err != nil || !os.SameFile(fi, ri) {
 		t.Errorf("QEMU's fd 3 is not the pipe passed: %v", err)
