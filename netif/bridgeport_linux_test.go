@@ -165,24 +165,14 @@ func TestIntegrationAccessVLAN(t *testing.T) {
 	before, fds := n.state(t), openFDs(t)
 	bridgeBefore := n.bridgeConf(t, "nph1flat")
 	vlansBefore := n.run(t, "bridge", "vlan", "show")
-	for _, tc := range []struct {
-		link   string
-		vlan   int
-		kind   error
-		substr string
-	}{
+	checkVLANRefusals(t, n, []vlanRefusal{
 		{"nph1tap3", 10, os.ErrInvalid, "`ip link set nph1flat type bridge vlan_filtering 1`"},
 		{"nph1tap2", 10, os.ErrInvalid, `"nph1tap2" in network namespace /run/netns/nph1-`},
 		{"nph1tap", 5000, os.ErrInvalid, "VLAN 5000 out of range 1..4094"},
 		{"nph1tap", -1, os.ErrInvalid, "VLAN -1 out of range"},
 		{"nph1p0", 10, ErrNotOwned, "refusing to change it"},
 		{"nph1gone", 10, os.ErrNotExist, `device "nph1gone" not found in network namespace /run/netns/nph1-`},
-	} {
-		err := SetAccessVLAN(ctx, n.Path, tc.link, tc.vlan)
-		if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.substr) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("SetAccessVLAN %s %d: %v, want a one-line %v containing %q", tc.link, tc.vlan, err, tc.kind, tc.substr)
-		}
-	}
+	})
 	// CreateBridgeTap with a VLAN on a bridge that does not filter: refused,
 	// and the tap it made is gone again.
 	_, err = CreateBridgeTap(ctx, &BridgeTapConfig{Name: "nph1tap4", Bridge: "nph1flat", Owner: owner, Netns: n.Path, VLAN: 10})
@@ -287,12 +277,7 @@ func TestIntegrationAccessVLANRefused(t *testing.T) {
 	defer tap2.Delete(ctx)
 	before, fds := n.state(t), openFDs(t)
 	bridgeBefore := n.bridgeConf(t, "nph1flat")
-	for _, tc := range []struct {
-		link   string
-		vlan   int
-		kind   error
-		substr string
-	}{
+	checkVLANRefusals(t, n, []vlanRefusal{
 		{"nph1tap", 10, os.ErrInvalid, "does not filter VLANs (enable it with `ip link set nph1flat type bridge vlan_filtering 1`)"},
 		{"nph1tap", 0, os.ErrInvalid, "does not filter VLANs"},
 		{"nph1tap2", 10, os.ErrInvalid, `"nph1tap2" in network namespace /run/netns/nph1-`},
@@ -300,12 +285,7 @@ func TestIntegrationAccessVLANRefused(t *testing.T) {
 		{"nph1tap", -1, os.ErrInvalid, "VLAN -1 out of range"},
 		{"nph1p0", 10, ErrNotOwned, "refusing to change it"},
 		{"nph1gone", 10, os.ErrNotExist, `device "nph1gone" not found in network namespace /run/netns/nph1-`},
-	} {
-		err := SetAccessVLAN(ctx, n.Path, tc.link, tc.vlan)
-		if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.substr) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("SetAccessVLAN %s %d: %v, want a one-line %v containing %q", tc.link, tc.vlan, err, tc.kind, tc.substr)
-		}
-	}
+	})
 	for _, vlan := range []int{10, 4095} {
 		_, err = CreateBridgeTap(ctx, &BridgeTapConfig{Name: "nph1tap4", Bridge: "nph1flat", Owner: owner, Netns: n.Path, VLAN: vlan})
 		if !errors.Is(err, os.ErrInvalid) || strings.Contains(err.Error(), "\n") {
@@ -320,5 +300,26 @@ func TestIntegrationAccessVLANRefused(t *testing.T) {
 	p, err := ReadTapPlug(ctx, n.Path, "nph1tap")
 	if err != nil || p.Master != "nph1flat" || p.VLAN != 0 {
 		t.Errorf("ReadTapPlug on a bridge that does not filter: %+v, %v", p, err)
+	}
+}
+
+// vlanRefusal is a SetAccessVLAN call that must be refused.
+type vlanRefusal struct {
+	link   string
+	vlan   int
+	kind   error
+	substr string
+}
+
+// checkVLANRefusals checks that each call is refused with a one-line
+// error of its kind containing its text.
+func checkVLANRefusals(t *testing.T, n *testNetns, cases []vlanRefusal) {
+	t.Helper()
+	ctx := ctxT(t)
+	for _, tc := range cases {
+		err := SetAccessVLAN(ctx, n.Path, tc.link, tc.vlan)
+		if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.substr) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("SetAccessVLAN %s %d: %v, want a one-line %v containing %q", tc.link, tc.vlan, err, tc.kind, tc.substr)
+		}
 	}
 }
