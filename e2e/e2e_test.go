@@ -62,12 +62,7 @@ func TestIntegrationUser(t *testing.T) {
 		}
 		r.checkWiring(none, "")
 	}
-	if want, got := id, r.nicIdentity(); got != want {
-		t.Errorf("guest's eth0 changed from %q to %q", want, got)
-	}
-	if n := r.readyCount(); n != 1 {
-		t.Errorf("guest reported ready %d times, want 1 (NIC re-probed)", n)
-	}
+	r.checkSameNIC(t, id)
 }
 
 // TestIntegrationBootUser boots a guest plugged into user networking (the
@@ -231,12 +226,7 @@ func TestIntegrationDirect(t *testing.T) {
 		}
 	})
 	r.t = t
-	if want, got := id, r.nicIdentity(); got != want {
-		t.Errorf("guest's eth0 (ifindex, MAC) changed from %q to %q", want, got)
-	}
-	if n := r.readyCount(); n != 1 {
-		t.Errorf("guest reported ready %d times, want 1 (NIC re-probed)", n)
-	}
+	r.checkSameNIC(t, id)
 }
 
 // TestIntegrationBootDirect boots a guest whose NIC starts on a macvtap: the
@@ -295,10 +285,5 @@ func TestIntegrationRestartedManager(t *testing.T) {
 	}
 	r.plug("restarted: switch user→direct", direct(n.Parent), n.Subnet)
 	r.checkWiring(lan, "tap")
-	if want, got := id, r.nicIdentity(); got != want {
-		t.Errorf("guest's eth0 (ifindex, MAC) changed from %q to %q", want, got)
-	}
-	if n := r.readyCount(); n != 1 {
-		t.Errorf("guest reported ready %d times, want 1 (NIC re-probed)", n)
-	}
+	r.checkSameNIC(t, id)
 }

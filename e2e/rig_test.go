@@ -228,6 +228,18 @@ func (r *rig) nicIdentity() string {
 	return strings.Join(strings.Fields(out), " ")
 }
 
+// checkSameNIC checks that the guest still has the NIC it had when
+// nicIdentity returned id, never re-probed.
+func (r *rig) checkSameNIC(t *testing.T, id string) {
+	t.Helper()
+	if got := r.nicIdentity(); got != id {
+		t.Errorf("guest's eth0 (ifindex, MAC) changed from %q to %q", id, got)
+	}
+	if n := r.readyCount(); n != 1 {
+		t.Errorf("guest reported ready %d times, want 1 (NIC re-probed)", n)
+	}
+}
+
 // readyCount counts the guest's ready events: a second one would mean the
 // NIC disappeared and came back.
 func (r *rig) readyCount() int {

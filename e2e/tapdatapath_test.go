@@ -135,12 +135,7 @@ func TestIntegrationTapMoves(t *testing.T) {
 	r.checkOnly("unplugged", l, nil)
 	r.quiet(r.g.Seq(), 2*time.Second)
 
-	if want, got := id, r.nicIdentity(); got != want {
-		t.Errorf("guest's eth0 (ifindex, MAC) changed from %q to %q", want, got)
-	}
-	if n := r.readyCount(); n != 1 {
-		t.Errorf("guest reported ready %d times, want 1 (NIC re-probed)", n)
-	}
+	r.checkSameNIC(t, id)
 }
 
 // TestIntegrationTapFailedPlans plugs a tap-datapath NIC into a bridge and
