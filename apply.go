@@ -44,18 +44,30 @@ type runState struct {
 }
 
 // apply runs p's steps in order; on failure it undoes the completed ones
-// in reverse with a fresh context and returns a *StepError.
-func (e *executor) apply(ctx context.Context, p *Plan) error {
+// in reverse with a fresh context and returns a *StepError. With check,
+// QEMU's `info network` is checked first (see [executor.runCheck]).
+func (e *executor) apply(ctx context.Context, p *Plan, check func(text string) error) error {
 	rs := &runState{files: map[string]*os.File{}, passed: map[string]bool{}}
 	defer rs.closeFiles()
 	defer rs.stopWatch()
-	for i, s := range p.Steps {
+	first := 0
+	if check != nil {
+		n, err := e.runCheck(ctx, p, rs, check)
+		if err != nil {
+			return err
+		}
+		first = n
+	}
+	for i := first; i < len(p.Steps); i++ {
+		s := p.Steps[i]
 		err := ctx.Err()
 		if err == nil {
 			start := time.Now()
 			err = e.run(ctx, s.Do, rs)
-			e.log.Debug("nicplug: step", "vm", p.VM, "step", s.Num, "phase", s.Phase, "action", s.Do.String(),
-				"elapsed", time.Since(start), "err", err)
+			if e.log.Enabled(ctx, slog.LevelDebug) {
+				e.log.Debug("nicplug: step", "vm", p.VM, "step", s.Num, "phase", s.Phase, "action", s.Do.String(),
+					"elapsed", time.Since(start), "err", err)
+			}
 		}
 		if err != nil && s.Do.Type == ActionHost && s.Do.Op == OpDeleteLink && errors.Is(err, os.ErrNotExist) {
 			// Nothing to delete is not a deletion: the link the plan

@@ -112,7 +112,7 @@ func commands(calls []string) []string {
 
 func TestApplySuccessClosesHostFDs(t *testing.T) {
 	mon, host := &fakeMon{}, &fakeHost{}
-	if err := newExec(mon, host).apply(context.Background(), ethernetPlug(t)); err != nil {
+	if err := newExec(mon, host).apply(context.Background(), ethernetPlug(t), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"getfd files=1 ctx=ok", "netdev_add files=0 ctx=ok", "netdev_add files=0 ctx=ok", "set_link files=0 ctx=ok"}
@@ -125,7 +125,7 @@ func TestApplySuccessClosesHostFDs(t *testing.T) {
 func TestApplyFailureClosesUnconsumedFD(t *testing.T) {
 	cause := &qmp.CommandError{Command: "netdev_add", Class: "GenericError", Desc: "boom"}
 	mon, host := &fakeMon{fail: map[string]error{"netdev_add": cause}}, &fakeHost{}
-	err := newExec(mon, host).apply(context.Background(), ethernetPlug(t))
+	err := newExec(mon, host).apply(context.Background(), ethernetPlug(t), nil)
 	var se *StepError
 	var ce *qmp.CommandError
 	if !errors.As(err, &se) || se.Step != 3 || !errors.As(err, &ce) || ce != cause || se.UndoErr != nil {
@@ -149,7 +149,7 @@ func TestApplyCancelledUndoesWithFreshContext(t *testing.T) {
 			cancel()
 		}
 	}
-	err := newExec(mon, host).apply(ctx, ethernetPlug(t))
+	err := newExec(mon, host).apply(ctx, ethernetPlug(t), nil)
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != 5 || !errors.Is(err, context.Canceled) || se.UndoErr != nil {
 		t.Fatalf("apply = %v, want StepError at step 5 with context.Canceled", err)
@@ -168,7 +168,7 @@ func TestApplyCancelledUndoesWithFreshContext(t *testing.T) {
 func TestApplyUndoFailureIsJoined(t *testing.T) {
 	undoCause := errors.New("netdev_del refused")
 	mon, host := &fakeMon{fail: map[string]error{"set_link": errors.New("set_link refused"), "netdev_del": undoCause}}, &fakeHost{}
-	err := newExec(mon, host).apply(context.Background(), ethernetPlug(t))
+	err := newExec(mon, host).apply(context.Background(), ethernetPlug(t), nil)
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != 5 || !errors.Is(err, undoCause) || se.UndoErr == nil {
 		t.Fatalf("apply = %v, want StepError at step 5 joining the undo failure", err)

@@ -57,7 +57,7 @@ func TestRollbackHostBudget(t *testing.T) {
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := e.apply(ctx, p)
+	err := e.apply(ctx, p, nil)
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != 3 || !errors.Is(se.Err, context.DeadlineExceeded) {
 		t.Fatalf("apply: %v, want step 3 to time out", err)

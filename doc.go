@@ -84,10 +84,15 @@
 // after a failed one read everything back: query-status, qom-list, the
 // NICs' netdev and MAC (qom-get), `info network` and the host links
 // tagged with the VM's name. Between plans applied without error on one
-// connection, an update is planned from `info network` alone (each NIC's
-// hub port, its peer and MAC, and what sits on its hub), checked against
-// what the VM knows, with the host links as its plans left them; anything
-// unexpected falls back to the full read-back.
+// connection, a VM keeps what it knows current with the effects of its
+// plans and plans an update from that without asking QEMU (host links of
+// tap-datapath NICs are read again); applying the plan checks `info
+// network` (each NIC's hub port, its peer and MAC, and what sits on its
+// hub) against what the plan was computed from, in the same write as the
+// plan's first QMP command. If another client changed a netdev, the first
+// command is undone, nothing else runs and the plan fails with an error
+// matching [ErrStalePlan] ([VM.UpdateDevice] then plans again from a full
+// read-back); any failure falls back to the full read-back.
 //
 // # QEMU versions
 //

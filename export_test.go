@@ -25,3 +25,10 @@ func AttachRunningForTest(ctx context.Context, mon Monitor, closer io.Closer, na
 	}
 	return attachRunning(ctx, mon, closer, name, &c)
 }
+
+// ReadStateForTest is the full read-back, without a VM.
+var ReadStateForTest = readState
+
+// PlanCheckedForTest reports whether applying p checks QEMU first (p was
+// computed from what its VM knew).
+func PlanCheckedForTest(p *Plan) bool { return p.basis != nil }

@@ -362,7 +362,27 @@ func TestIntegrationCollisions(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := r.snapshot(ctx)
-			err := r.vm.Apply(ctx, p)
+			// p was computed from what the VM knew after Start: its check
+			// sees the squatter, and nothing is done.
+			if err := r.vm.Apply(ctx, p); !errors.Is(err, nicplug.ErrStalePlan) {
+				t.Errorf("Apply of a checked plan = %v, want ErrStalePlan", err)
+			}
+			r.requireSame(ctx, tt.name+", checked plan", before)
+			// A plan computed from a full read-back (here by a fresh VM on
+			// the same QEMU, computed before the squatter came) has no
+			// check: QEMU refuses the colliding id and the plan rolls back.
+			fresh := r.freshVM(ctx)
+			if _, err := r.mon.Execute(ctx, "netdev_del", backend.Object("id", tt.create[3])); err != nil {
+				t.Fatal(err)
+			}
+			fp, err := fresh.PlanUpdate(ctx, []byte(xUser))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.mon.Execute(ctx, "netdev_add", backend.Object(tt.create...)); err != nil {
+				t.Fatal(err)
+			}
+			err = fresh.Apply(ctx, fp)
 			var se *nicplug.StepError
 			var ce *qmp.CommandError
 			if !errors.As(err, &se) || se.Step != tt.failStep || !errors.As(err, &ce) || se.UndoErr != nil {

@@ -146,6 +146,10 @@ type Plan struct {
 	owner *VM
 	// epoch is owner's epoch when the plan was computed.
 	epoch uint64
+	// basis is what owner knew of QEMU when it computed the plan from
+	// that, not from a read-back; applying the plan checks QEMU against it
+	// first (see readcache.go). nil for a plan computed from a read-back.
+	basis *State
 }
 
 // Step is one step of a plan: an action and what undoes it.

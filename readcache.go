@@ -2,6 +2,7 @@ package nicplug
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,10 +22,19 @@ import (
 // that, together with every NIC's hub port, its peer and its MAC.
 //
 // So after a full read-back, and as long as every plan since was applied
-// without error, an update is planned from `info network` alone, checked
-// against what the VM knows (each NIC still peered with its hub port, same
-// MAC) and completed with the host links as the applied plans left them.
-// Anything unexpected, and any failed plan or read, falls back to the full
+// without error, the VM keeps what it knows current (the effects of each
+// applied plan, knownstate.go) and plans an update from it without asking
+// QEMU; a tap-datapath NIC's plumbing is read from the host again (a
+// netlink dump: no QMP). The plan is checked when it is applied: `info
+// network` goes to QEMU in the same write as the plan's first QMP command
+// (pipelined: QEMU runs the two in order, so the check sees QEMU as the
+// command found it, and no round trip is spent on it alone). If QEMU does
+// not show what the VM knows — another client changed a netdev — the first
+// command is undone, nothing else runs, and the plan fails with an error
+// matching [ErrStalePlan]; [VM.UpdateDevice] then plans once more from a
+// full read-back. A plan with nothing to do is checked at once, with `info
+// network` alone, so that a noop plan still means QEMU is as wanted (and
+// when it is not, the plan is computed again from a full read-back). Any failed plan or read also falls back to the full
 // read-back: attach, recovery after a crash and rollback are unchanged.
 
 // remember records st, a full read-back, as what the VM knows.
@@ -33,65 +43,91 @@ func (v *VM) remember(st *State) { v.known = cloneState(st) }
 // forget makes the next plan read everything back.
 func (v *VM) forget() { v.known = nil }
 
-// planState is the live state an update is planned from: quick when the
-// VM knows its state (see above), else a full read-back, which it then
-// remembers.
-func (v *VM) planState(ctx context.Context) (*State, error) {
-	if v.known != nil {
-		st, ok, err := quickState(ctx, v.mon, v.exec.host, v.known)
-		if err != nil {
+// planState is the live state an update is planned from: what the VM
+// knows, then also returned as the plan's basis (the plan must be checked
+// against it when applied), else a full read-back, which it then
+// remembers (basis nil).
+func (v *VM) planState(ctx context.Context) (st, basis *State, _ error) {
+	if v.known == nil {
+		st, err := v.readState(ctx)
+		return st, nil, err
+	}
+	st = cloneState(v.known)
+	if v.exec.host != nil && slices.ContainsFunc(st.NICs, func(ns NICState) bool { return ns.Datapath == domain.DatapathTap }) {
+		if err := readHostLinks(ctx, v.exec.host, st); err != nil {
 			v.forget()
-			return nil, err
-		}
-		if ok {
-			return st, nil
+			return nil, nil, err
 		}
 	}
-	return v.readState(ctx)
+	return st, cloneState(v.known), nil
 }
 
-// quickState reads `info network` and rebuilds the state of known's NICs
-// from it. ok is false when QEMU does not match what known says of the
-// NICs themselves (a NIC gone, re-peered or with another MAC): the caller
-// reads everything back then.
-//
-// What a tap-datapath NIC's fixed tap is plugged into is read from the host
-// again (a netlink dump and the tap's plumbing: no QMP).
-func quickState(ctx context.Context, mon Monitor, host backend.Host, known *State) (_ *State, ok bool, _ error) {
-	var text string
-	if err := call(ctx, mon, &text, "human-monitor-command", backend.Object("command-line", "info network")); err != nil {
-		return nil, false, err
-	}
+// checkBasis is the check of a plan computed from basis, what the VM knew
+// of QEMU: text is `info network` as QEMU answered it right before the
+// plan's first command.
+func checkBasis(text string, basis *State) error {
 	ni, err := backend.ParseInfoNetwork(text)
 	if err != nil {
-		return nil, false, fmt.Errorf("nicplug: read back: %w", err)
+		return fmt.Errorf("nicplug: read back: %w", err)
 	}
+	got, ok := quickView(ni, basis)
+	if !ok {
+		return &changedError{what: "a NIC is gone, re-peered or has another MAC"}
+	}
+	if dev, same := sameNetdevs(got, basis); !same {
+		return &changedError{what: "netdevs of " + dev}
+	}
+	return nil
+}
+
+// checkNow checks QEMU against basis with `info network` alone; any
+// failure makes the VM forget what it knows.
+func (v *VM) checkNow(ctx context.Context, basis *State) error {
+	var text string
+	err := call(ctx, v.mon, &text, checkRead.Name, checkRead.Args.(json.RawMessage))
+	if err == nil {
+		err = checkBasis(text, basis)
+	}
+	if err != nil {
+		v.forget()
+	}
+	return err
+}
+
+// changedError is a plan's check failing: QEMU is not what the VM knows.
+type changedError struct{ what string }
+
+func (e *changedError) Error() string {
+	return "nicplug: plan is stale: QEMU changed since it was computed (" + e.what + "); nothing was changed, plan again"
+}
+
+// Is makes the error match [ErrStalePlan].
+func (e *changedError) Is(target error) bool { return target == ErrStalePlan }
+
+// quickView rebuilds the state of known's NICs from `info network`. ok is
+// false when QEMU does not match what known says of the NICs themselves (a
+// NIC gone, re-peered or with another MAC). A tap-datapath NIC's plumbing
+// is not in it: QEMU does not see the host.
+func quickView(ni *backend.NetworkInfo, known *State) (_ *State, ok bool) {
 	st := &State{VM: known.VM, Running: known.Running, NICs: make([]NICState, 0, len(known.NICs)), Unmanaged: known.Unmanaged}
-	taps := false
 	for _, k := range known.NICs {
 		if k.Datapath == domain.DatapathTap {
 			if !tapPeered(ni, k) {
-				return nil, false, nil
+				return nil, false
 			}
-			taps = true
 			st.NICs = append(st.NICs, NICState{Device: k.Device, MAC: k.MAC, Peer: k.Peer, Hub: -1, Datapath: k.Datapath})
 			continue
 		}
 		h, port, found := ni.Port(domain.HubPortIDFor(k.Device))
 		if !found || k.Peer != port.Name || port.Peer == nil || port.Peer.Name != k.Device ||
 			port.Peer.Type != "nic" || !hasMAC(port.Peer.Info, k.MAC) {
-			return nil, false, nil
+			return nil, false
 		}
 		ns := NICState{Device: k.Device, MAC: k.MAC, Peer: k.Peer, Hub: h.ID, HostLinks: slices.Clone(k.HostLinks), Datapath: k.Datapath}
 		collect(&ns, ni)
 		st.NICs = append(st.NICs, ns)
 	}
-	if taps && host != nil {
-		if err := readHostLinks(ctx, host, st); err != nil {
-			return nil, false, err
-		}
-	}
-	return st, true, nil
+	return st, true
 }
 
 // tapPeered reports whether ni shows k's NIC, with its MAC, peered with its
@@ -117,13 +153,19 @@ func hasMAC(info, mac string) bool {
 }
 
 // applied updates what the VM knows with the effects of p, applied
-// without error: host links created and deleted, and the VM resumed.
+// without error: netdevs added and deleted, host links created and
+// deleted, and the VM resumed. A step whose effect it cannot tell makes
+// the VM forget (the next plan reads everything back).
 func (v *VM) applied(p *Plan) {
 	if v.known == nil {
 		return
 	}
 	for _, s := range p.Steps {
 		a := s.Do
+		if a.Type == ActionQMP && !trackQMP(v.known, a) {
+			v.forget()
+			return
+		}
 		switch {
 		case a.Type == ActionQMP && a.Command == "cont":
 			v.known.Running = true

@@ -1,22 +1,16 @@
 package nicplug
 
 import (
-	"context"
-	"encoding/json"
-	"os"
+	"errors"
 	"testing"
+
+	"github.com/nicplug/nicplug/backend"
 )
 
-// textMon answers every command with the JSON string text.
-type textMon string
-
-func (m textMon) Execute(context.Context, string, any, ...*os.File) (json.RawMessage, error) {
-	return json.Marshal(string(m))
-}
-
-// TestQuickStateFallsBack: the quick read-back gives up (ok false) when
-// `info network` does not show the NICs as the VM knows them.
-func TestQuickStateFallsBack(t *testing.T) {
+// TestQuickViewFallsBack: the check of a plan made from what the VM knows
+// gives up (ok false) when `info network` does not show the NICs as the VM
+// knows them.
+func TestQuickViewFallsBack(t *testing.T) {
 	known := &State{VM: "vm", Running: true, NICs: []NICState{{Device: "net0", MAC: "52:54:00:00:00:01", Peer: "np.net0.nic", Hub: 0, HostLinks: []string{"np1"}}}}
 	nic := "net0: index=0,type=nic,model=virtio-net-pci,macaddr=52:54:00:00:00:01"
 	for _, tc := range []struct {
@@ -30,16 +24,20 @@ func TestQuickStateFallsBack(t *testing.T) {
 		{"other peer", "hub 0\r\n \\ np.net0.nic: net1: index=0,type=nic,model=virtio-net-pci,macaddr=52:54:00:00:00:01\r\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, ok, err := quickState(t.Context(), textMon(tc.text), nil, known)
-			if err != nil || ok != tc.ok {
-				t.Fatalf("want ok %v, got %v, %v", tc.ok, ok, err)
+			ni, err := backend.ParseInfoNetwork(tc.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, ok := quickView(ni, known)
+			if ok != tc.ok {
+				t.Fatalf("want ok %v, got %v", tc.ok, ok)
 			}
 			if ok && (len(st.NICs) != 1 || st.NICs[0].HostLinks[0] != "np1" || !st.Running || st.NICs[0].Hub != 0) {
 				t.Errorf("state not rebuilt from what is known: %+v", st)
 			}
 		})
 	}
-	if _, _, err := quickState(t.Context(), textMon("garbage line"), nil, known); err == nil {
-		t.Error("unparsable info network: no error")
+	if err := checkBasis("garbage line", known); err == nil || errors.Is(err, ErrStalePlan) {
+		t.Errorf("check of an unparsable info network = %v, want a read-back error", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +43,19 @@ func (m *recMon) Execute(ctx context.Context, cmd string, args any, files ...*os
 	return m.mon.Execute(ctx, cmd, args, files...)
 }
 
+// ExecutePipelined records pipelined commands joined with "+" and passes
+// them through.
+func (m *recMon) ExecutePipelined(ctx context.Context, cmds ...qmp.Command) []qmp.Reply {
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.Name
+	}
+	m.mu.Lock()
+	m.cmds = append(m.cmds, strings.Join(names, "+"))
+	m.mu.Unlock()
+	return m.mon.(*qmp.Client).ExecutePipelined(ctx, cmds...)
+}
+
 // take returns the commands recorded since the last take.
 func (m *recMon) take() []string {
 	m.mu.Lock()
@@ -51,11 +65,15 @@ func (m *recMon) take() []string {
 	return c
 }
 
-// TestIntegrationQuickReadBack: after a full read-back, and while plans
-// succeed, an update is planned from `info network` alone, which still
-// sees what another client changed on the NIC's hub; a failed plan makes
-// the next one read everything back.
-func TestIntegrationQuickReadBack(t *testing.T) {
+// TestIntegrationKnownState: after a full read-back, and while plans
+// succeed, an update is planned from what the VM knows, without reading
+// QEMU; applying it checks `info network` in the same write as its first
+// QMP command; a noop plan is checked at once. What another client changed
+// on the NIC's hub fails the check (a noop plan is then computed again
+// from a full read-back; applying another plan undoes its first command,
+// does nothing else and fails with ErrStalePlan), and the next plan reads
+// everything back; UpdateDevice re-plans by itself.
+func TestIntegrationKnownState(t *testing.T) {
 	testenv.RequireQEMU(t)
 	other := filepath.Join(t.TempDir(), "other.sock")
 	xml := domainXML("quick", iface("52:54:00:00:00:41", "none", ""))
@@ -73,7 +91,7 @@ func TestIntegrationQuickReadBack(t *testing.T) {
 	}
 	defer vm.Close()
 	full := []string{"query-status", "qom-list", "human-monitor-command", "qom-get", "qom-get"}
-	quick := []string{"human-monitor-command"}
+	const check = "human-monitor-command"
 	plan := func(what, ifaceXML string, wantRead []string, wantKind nicplug.PlanKind) *nicplug.Plan {
 		t.Helper()
 		rec.take()
@@ -89,11 +107,30 @@ func TestIntegrationQuickReadBack(t *testing.T) {
 		}
 		return p
 	}
-	apply := func(p *nicplug.Plan) {
+	// apply applies p and checks the first command(s) sent ("": not the
+	// check).
+	apply := func(what string, p *nicplug.Plan, wantFirst string) {
 		t.Helper()
 		if err := vm.Apply(ctx, p); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		got := rec.take()
+		switch {
+		case wantFirst == "" && len(got) > 0 && strings.HasPrefix(got[0], check):
+			t.Errorf("%s: apply of a plan read back sent %v, want no check", what, got)
+		case wantFirst != "" && (len(got) == 0 || got[0] != wantFirst):
+			t.Errorf("%s: apply sent %v, want %s first", what, got, wantFirst)
+		}
+	}
+	// backends lists net0's backends as a full read-back sees them.
+	backends := func() []nicplug.BackendState {
+		t.Helper()
+		st, err := nicplug.ReadStateForTest(ctx, mon, emptyHost{}, "quick", dom)
+		if err != nil {
 			t.Fatal(err)
 		}
+		ns, _ := st.NIC("net0")
+		return ns.Backends
 	}
 	rec.take()
 	if err := vm.Start(ctx); err != nil {
@@ -104,30 +141,109 @@ func TestIntegrationQuickReadBack(t *testing.T) {
 	}
 	user := iface("52:54:00:00:00:41", "user", "")
 	none := iface("52:54:00:00:00:41", "none", "")
-	apply(plan("plug after start", user, quick, nicplug.KindPlug))
-	plan("re-plug", user, quick, nicplug.KindNoop)
-	apply(plan("unplug", none, quick, nicplug.KindUnplug))
+	apply("plug", plan("plug after start", user, nil, nicplug.KindPlug), check+"+netdev_add")
+	// A noop plan is checked at once: it always means QEMU is as wanted.
+	apply("re-plug", plan("re-plug", user, []string{check}, nicplug.KindNoop), "")
+	apply("unplug", plan("unplug", none, nil, nicplug.KindUnplug), check+"+set_link")
+	if b := backends(); len(b) != 0 {
+		t.Errorf("after the unplug, net0 has backends %v", b)
+	}
 
-	// Another client leaves a backend of net0's behind: info network
-	// alone sees it, and the next plan cleans it up.
+	// Another client leaves a backend of net0's behind: the plan made
+	// from what the VM knows fails its check, and the next plan reads
+	// everything back and cleans it up.
 	oc, err := qmp.Dial(ctx, other, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer oc.Close()
 	stray := backend.BackendID("net0", 9, domain.Backend{Type: domain.TypeUser}).String()
-	if _, err := oc.Execute(ctx, "netdev_add", map[string]string{"type": "user", "id": stray}); err != nil {
-		t.Fatal(err)
+	addStray := func() {
+		t.Helper()
+		if _, err := oc.Execute(ctx, "netdev_add", map[string]string{"type": "user", "id": stray}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	apply(plan("after another client's netdev_add", none, quick, nicplug.KindCleanup))
-	plan("after the cleanup", none, quick, nicplug.KindNoop)
+	addStray()
+	apply("cleanup", plan("after another client's netdev_add", none, append([]string{check}, full...), nicplug.KindCleanup), "")
+	apply("noop", plan("after the cleanup", none, []string{check}, nicplug.KindNoop), "")
 
-	// A failed plan: the next one reads everything back, then quick again.
-	p := plan("plug", user, quick, nicplug.KindPlug)
-	rec.failNext = "set_link"
-	if err := vm.Apply(ctx, p); err == nil {
-		t.Fatal("apply with a failing set_link: no error")
+	// The check fails after the pipelined first command ran: it is
+	// undone. QEMU keeps only the other client's backend.
+	p := plan("plug", user, nil, nicplug.KindPlug)
+	addStray()
+	if err := vm.Apply(ctx, p); !errors.Is(err, nicplug.ErrStalePlan) || !strings.Contains(err.Error(), "QEMU changed") {
+		t.Fatalf("apply of a plug QEMU changed under: %v, want a stale plan", err)
 	}
-	apply(plan("plug after a failed plug", user, full, nicplug.KindPlug))
-	plan("re-plug", user, quick, nicplug.KindNoop)
+	if b := backends(); len(b) != 1 || b[0].ID != stray {
+		t.Errorf("after a failed check, net0 has backends %v, want only %s", b, stray)
+	}
+	// UpdateDevice re-plans by itself, from a full read-back.
+	if err := vm.UpdateDevice(ctx, []byte(user)); err != nil {
+		t.Fatalf("UpdateDevice after another client's change: %v", err)
+	}
+	if b := backends(); len(b) != 1 || b[0].ID == stray || b[0].Driver != "user" || !b[0].Attached() {
+		t.Errorf("after UpdateDevice, net0 has backends %v, want one attached user backend", b)
+	}
+	oc.Execute(ctx, "netdev_add", map[string]string{"type": "user", "id": stray})
+	if err := vm.UpdateDevice(ctx, []byte(none)); err != nil {
+		t.Fatalf("UpdateDevice unplug after another client's change: %v", err)
+	}
+	if b := backends(); len(b) != 0 {
+		t.Errorf("after UpdateDevice unplug, net0 has backends %v", b)
+	}
+
+	// A failed plan: the next one reads everything back, then plans from
+	// what the VM knows again.
+	p = plan("plug", user, nil, nicplug.KindPlug)
+	rec.failNext = "set_link"
+	if err := vm.Apply(ctx, p); err == nil || errors.Is(err, nicplug.ErrStalePlan) {
+		t.Fatalf("apply with a failing set_link: %v, want a step error", err)
+	}
+	apply("plug", plan("plug after a failed plug", user, full, nicplug.KindPlug), "")
+	plan("re-plug", user, []string{check}, nicplug.KindNoop)
+}
+
+// TestIntegrationFaultsAtCheck breaks the check a plan computed from what
+// the VM knows starts with, for every plan kind: the plan fails before
+// any step, QEMU's net clients and the host's owned links are as before,
+// and the next plan (read back in full) applies.
+func TestIntegrationFaultsAtCheck(t *testing.T) {
+	for _, sc := range scenarios() {
+		if sc.update == "" {
+			continue // a start plan always reads everything back: it has no check
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			sc.skipUnlessPossible(t)
+			ctx := ctxT(t)
+			r := sc.setup(t, ctx, sc.netns(t))
+			before := r.snapshot(ctx)
+			for _, mode := range []string{faultError, faultCancel} {
+				if _, err := r.vm.State(ctx); err != nil { // the VM knows QEMU now
+					t.Fatal(err)
+				}
+				p := sc.plan(t, ctx, r)
+				if !nicplug.PlanCheckedForTest(p) {
+					t.Fatalf("plan after a read-back is not checked:\n%s", p)
+				}
+				actx, cancel := context.WithCancel(ctx)
+				r.in.armCheck(mode, cancel)
+				err := r.vm.Apply(actx, p)
+				r.in.disarm()
+				cancel()
+				var se *nicplug.StepError
+				switch {
+				case errors.As(err, &se):
+					t.Errorf("%s at the check: Apply = %v, want an error before any step", mode, err)
+				case mode == faultError && !errors.Is(err, errInjected), mode == faultCancel && !errors.Is(err, context.Canceled):
+					t.Errorf("%s at the check: Apply = %v, want the injected error", mode, err)
+				}
+				r.requireSame(ctx, mode+" at the check", before)
+			}
+			if err := r.vm.Apply(ctx, sc.plan(t, ctx, r)); err != nil {
+				t.Fatal(err)
+			}
+			verify(t, ctx, r)
+		})
+	}
 }

@@ -95,14 +95,25 @@ type injector struct {
 	at     int // 1-based call to break
 	calls  int
 	mode   string
+	checks bool // count the checks of plans (`info network`), not the steps
 	cancel context.CancelFunc
 	qemu   *testenv.QEMU
 }
 
+// arm breaks the at-th call of a plan's steps (QMP or host); the check a
+// plan computed from what the VM knows starts with is not counted.
 func (in *injector) arm(at int, mode string, cancel context.CancelFunc) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.armed, in.at, in.calls, in.mode, in.cancel = true, at, 0, mode, cancel
+	in.armed, in.at, in.calls, in.mode, in.cancel, in.checks = true, at, 0, mode, cancel, false
+}
+
+// armCheck breaks the next check of a plan instead.
+func (in *injector) armCheck(mode string, cancel context.CancelFunc) {
+	in.arm(1, mode, cancel)
+	in.mu.Lock()
+	in.checks = true
+	in.mu.Unlock()
 }
 
 func (in *injector) disarm() {
@@ -111,11 +122,15 @@ func (in *injector) disarm() {
 	in.armed = false
 }
 
-// hit is called before each call; it returns the error to inject.
-func (in *injector) hit() error {
+// hit is called before each host call; it returns the error to inject.
+func (in *injector) hit() error { return in.hitCall(false) }
+
+// hitCall is called before each call, check telling whether it is a
+// plan's check; it returns the error to inject.
+func (in *injector) hitCall(check bool) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if !in.armed {
+	if !in.armed || check != in.checks {
 		return nil
 	}
 	in.calls++
@@ -142,7 +157,7 @@ type faultMon struct {
 }
 
 func (m *faultMon) Execute(ctx context.Context, cmd string, args any, files ...*os.File) (json.RawMessage, error) {
-	if err := m.in.hit(); err != nil {
+	if err := m.in.hitCall(cmd == "human-monitor-command"); err != nil {
 		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
 	}
 	return m.mon.Execute(ctx, cmd, args, files...)
@@ -498,4 +513,19 @@ func (r *rig) close(ctx context.Context) {
 			r.t.Fatal(err)
 		}
 	}
+}
+
+// freshVM is a second VM on r's QEMU, made from r.vm's domain: it knows
+// nothing yet, so its first plan reads everything back.
+func (r *rig) freshVM(ctx context.Context) *nicplug.VM {
+	r.t.Helper()
+	var host backend.Host = emptyHost{}
+	if r.host != nil {
+		host = r.host
+	}
+	vm, err := nicplug.NewVMForTest(r.mon, keepOpen{}, r.vm.Domain(), &nicplug.Config{Host: host, CarrierHold: nicplug.NoCarrierHold})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return vm
 }

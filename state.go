@@ -1,7 +1,6 @@
 package nicplug
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -205,12 +204,7 @@ func collect(ns *NICState, ni *backend.NetworkInfo) {
 			ns.Backends = append(ns.Backends, BackendState{ID: c.Name, Driver: c.Type})
 		}
 	}
-	slices.SortFunc(ns.Backends, func(a, b BackendState) int {
-		ia, _ := backend.ParseNetdevID(a.ID)
-		ib, _ := backend.ParseNetdevID(b.ID)
-		return cmp.Or(cmp.Compare(ib.Gen, ia.Gen), strings.Compare(a.ID, b.ID))
-	})
-	slices.Sort(ns.StrayPorts)
+	sortNetdevs(ns)
 }
 
 // AsLive is the live state of a NIC that nicplug wired as w and that saw

@@ -97,7 +97,9 @@ type VM struct {
 }
 
 // ErrStalePlan is returned by [VM.Apply] for a plan computed before another
-// plan was applied to the same VM: compute it again.
+// plan was applied to the same VM, and matches the error of a plan whose
+// check found QEMU changed since it was computed (by another client; see
+// [VM.PlanUpdate]): nothing was changed, compute it again.
 var ErrStalePlan = errors.New("nicplug: plan is stale, another plan was applied since")
 
 // Attach connects to the QMP socket of a QEMU started with the domain's
@@ -247,8 +249,16 @@ func (v *VM) Start(ctx context.Context) error {
 // PlanUpdate computes the plan for an <interface> update (libvirt's
 // UpdateDevice): the NIC is matched by alias, else MAC; what cannot change
 // live is an error. The update is checked before QEMU is read; its errors
-// wrap [ErrBadInput]. The plan is computed from the live state read back from
-// QEMU and the host, so it also cleans up after an interrupted plan.
+// wrap [ErrBadInput]. The plan is computed from the live state: read back
+// from QEMU and the host for the first plan of a VM and after any failure,
+// so it also cleans up after an interrupted plan; between plans applied
+// without error, what the VM knows of QEMU (the read-back kept current with
+// the effects of its plans) and the host links of tap-datapath NICs read
+// again. Such a plan is checked when applied: [VM.Apply] sends `info
+// network` with its first QMP command and, if QEMU is not what the VM
+// knows (another client changed a netdev), undoes that command and fails
+// with an error matching [ErrStalePlan]. A noop plan is checked before
+// PlanUpdate returns it: it always means QEMU is as wanted.
 func (v *VM) PlanUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 	if err := v.lock(); err != nil {
 		return nil, err
@@ -262,7 +272,7 @@ func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := v.planState(ctx)
+	st, basis, err := v.planState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -273,6 +283,20 @@ func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if basis != nil && len(p.Steps) == 0 {
+		// Nothing to do, as far as the VM knows: make sure now, so that
+		// a noop plan still means QEMU is as wanted (a reconciler
+		// applies nothing else). The plan needs no check then.
+		if err := v.checkNow(ctx, basis); err != nil {
+			var changed *changedError
+			if !errors.As(err, &changed) {
+				return nil, err
+			}
+			return v.planUpdate(ctx, ifaceXML) // forgotten: reads everything back
+		}
+		basis = nil
+	}
+	p.basis = basis
 	v.own(p, func(v *VM) {
 		v.dom = next
 		v.links[want.Device] = want.LinkUp
@@ -295,7 +319,9 @@ func (v *VM) recorded(n *domain.NIC) Wiring {
 // Apply applies a plan this VM computed. On failure the steps done are
 // undone in reverse and the error is a *[StepError] (matching
 // [ErrInconsistent] when the rollback failed). A plan computed before
-// another plan was applied is refused with [ErrStalePlan]. When every step
+// another plan was applied is refused with [ErrStalePlan]; so is, after
+// its first command was undone, a plan whose check found QEMU changed
+// since it was computed (see [VM.PlanUpdate]). When every step
 // ran but fd names QEMU still holds could not be closed, the plan counts
 // as applied and the error matches [ErrInconsistent]; so it does, naming
 // the link and the namespace looked in, when a host link the plan was to
@@ -316,8 +342,12 @@ func (v *VM) apply(ctx context.Context, p *Plan) error {
 	if p.epoch != v.epoch {
 		return ErrStalePlan
 	}
+	var check func(string) error
+	if p.basis != nil {
+		check = func(text string) error { return checkBasis(text, p.basis) }
+	}
 	var leftover *appliedError
-	if err := v.exec.apply(ctx, p); err != nil && !errors.As(err, &leftover) {
+	if err := v.exec.apply(ctx, p, check); err != nil && !errors.As(err, &leftover) {
 		v.forget()
 		return err
 	}
@@ -331,7 +361,10 @@ func (v *VM) apply(ctx context.Context, p *Plan) error {
 	return nil
 }
 
-// UpdateDevice plans and applies an <interface> update in one go.
+// UpdateDevice plans and applies an <interface> update in one go. When the
+// plan's check finds QEMU changed since the VM last read it (see
+// [VM.PlanUpdate]), nothing was changed and UpdateDevice plans once more,
+// from a full read-back.
 func (v *VM) UpdateDevice(ctx context.Context, ifaceXML []byte) error {
 	if err := v.lock(); err != nil {
 		return err
@@ -341,7 +374,17 @@ func (v *VM) UpdateDevice(ctx context.Context, ifaceXML []byte) error {
 	if err != nil {
 		return err
 	}
-	return v.apply(ctx, p)
+	err = v.apply(ctx, p)
+	var changed *changedError
+	if p.basis != nil && errors.As(err, &changed) {
+		// QEMU changed behind the VM's back and nothing was done: plan
+		// once more, from a full read-back.
+		if p, err = v.planUpdate(ctx, ifaceXML); err != nil {
+			return err
+		}
+		err = v.apply(ctx, p)
+	}
+	return err
 }
 
 // State reads the live wiring back from QEMU and the host.

@@ -268,7 +268,7 @@ func runDatapathMoves(ctx context.Context, r *Report, n *dpNet, cycles int, prog
 		t, h := &k.tap, &k.hub
 		r.add(Row{Part: part, Name: "move " + k.name + ": apply p50 / p99", N: len(t.apply),
 			Value: t.apply.p50p99(), Baseline: h.apply.p50p99(), Ratio: ratio(t.apply.pct(50), h.apply.pct(50)),
-			Note: fmt.Sprintf("VM.Apply; read-back+plan p50 tap %s, hub %s", fmtDur(t.plan.pct(50)), fmtDur(h.plan.pct(50)))})
+			Note: fmt.Sprintf("VM.Apply; plan p50 tap %s, hub %s", fmtDur(t.plan.pct(50)), fmtDur(h.plan.pct(50)))})
 		r.add(Row{Part: part, Name: "move " + k.name + ": link-down window p50 / p99", N: len(t.window),
 			Value: t.window.p50p99(), Baseline: h.window.p50p99(), Ratio: ratio(t.window.pct(50), h.window.pct(50)),
 			Note: "set_link false reply → set_link true reply, no carrier hold"})
