@@ -88,8 +88,9 @@
 // plans and plans an update from that without asking QEMU (host links of
 // tap-datapath NICs are read again); applying the plan checks `info
 // network` (each NIC's hub port, its peer and MAC, and what sits on its
-// hub) against what the plan was computed from, in the same write as the
-// plan's first QMP command. If another client changed a netdev, the first
+// hub) against what the plan was computed from: PlanUpdate sends the read
+// without waiting, Apply queues the plan's first QMP command behind it and
+// then collects the reply. If another client changed a netdev, the first
 // command is undone, nothing else runs and the plan fails with an error
 // matching [ErrStalePlan] ([VM.UpdateDevice] then plans again from a full
 // read-back); any failure falls back to the full read-back.

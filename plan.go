@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/nicplug/nicplug/qmp"
 	"strings"
 	"text/tabwriter"
 
@@ -150,6 +151,9 @@ type Plan struct {
 	// that, not from a read-back; applying the plan checks QEMU against it
 	// first (see readcache.go). nil for a plan computed from a read-back.
 	basis *State
+	// check is the `info network` PlanUpdate started for the check, while
+	// its reply is due; nil when it must be read at apply.
+	check *qmp.Call
 }
 
 // Step is one step of a plan: an action and what undoes it.

@@ -2,13 +2,13 @@ package nicplug
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/nicplug/nicplug/backend"
 	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/qmp"
 )
 
 // What a VM knows between plans.
@@ -25,10 +25,12 @@ import (
 // without error, the VM keeps what it knows current (the effects of each
 // applied plan, knownstate.go) and plans an update from it without asking
 // QEMU; a tap-datapath NIC's plumbing is read from the host again (a
-// netlink dump: no QMP). The plan is checked when it is applied: `info
-// network` goes to QEMU in the same write as the plan's first QMP command
-// (pipelined: QEMU runs the two in order, so the check sees QEMU as the
-// command found it, and no round trip is spent on it alone). If QEMU does
+// netlink dump: no QMP). The plan is checked before any of its steps
+// runs: PlanUpdate sends `info network` to QEMU first, without waiting for
+// it, and Apply queues the plan's first QMP command behind it (QEMU runs
+// the two in order, so the check sees QEMU as that command finds it) and
+// only then collects the reply. QEMU reads the check while nicplug plans,
+// and no round trip is spent on the check alone. If QEMU does
 // not show what the VM knows — another client changed a netdev — the first
 // command is undone, nothing else runs, and the plan fails with an error
 // matching [ErrStalePlan]; [VM.UpdateDevice] then plans once more from a
@@ -80,11 +82,11 @@ func checkBasis(text string, basis *State) error {
 	return nil
 }
 
-// checkNow checks QEMU against basis with `info network` alone; any
-// failure makes the VM forget what it knows.
-func (v *VM) checkNow(ctx context.Context, basis *State) error {
-	var text string
-	err := call(ctx, v.mon, &text, checkRead.Name, checkRead.Args.(json.RawMessage))
+// checkNow checks QEMU against basis with `info network` alone (pending's
+// reply when it was started); any failure makes the VM forget what it
+// knows.
+func (v *VM) checkNow(ctx context.Context, basis *State, pending *qmp.Call) error {
+	text, err := readCheck(ctx, v.mon, pending)
 	if err == nil {
 		err = checkBasis(text, basis)
 	}

@@ -43,17 +43,13 @@ func (m *recMon) Execute(ctx context.Context, cmd string, args any, files ...*os
 	return m.mon.Execute(ctx, cmd, args, files...)
 }
 
-// ExecutePipelined records pipelined commands joined with "+" and passes
-// them through.
-func (m *recMon) ExecutePipelined(ctx context.Context, cmds ...qmp.Command) []qmp.Reply {
-	names := make([]string, len(cmds))
-	for i, c := range cmds {
-		names[i] = c.Name
-	}
+// Start records a started command as "start:<name>" and passes it
+// through.
+func (m *recMon) Start(ctx context.Context, cmd string, args any) (*qmp.Call, error) {
 	m.mu.Lock()
-	m.cmds = append(m.cmds, strings.Join(names, "+"))
+	m.cmds = append(m.cmds, "start:"+cmd)
 	m.mu.Unlock()
-	return m.mon.(*qmp.Client).ExecutePipelined(ctx, cmds...)
+	return m.mon.(*qmp.Client).Start(ctx, cmd, args)
 }
 
 // take returns the commands recorded since the last take.
@@ -66,9 +62,10 @@ func (m *recMon) take() []string {
 }
 
 // TestIntegrationKnownState: after a full read-back, and while plans
-// succeed, an update is planned from what the VM knows, without reading
-// QEMU; applying it checks `info network` in the same write as its first
-// QMP command; a noop plan is checked at once. What another client changed
+// succeed, an update is planned from what the VM knows: PlanUpdate starts
+// the check (`info network`) without waiting for it, and Apply queues the
+// plan's first QMP command behind it before collecting the reply; a noop
+// plan is checked at once. What another client changed
 // on the NIC's hub fails the check (a noop plan is then computed again
 // from a full read-back; applying another plan undoes its first command,
 // does nothing else and fails with ErrStalePlan), and the next plan reads
@@ -91,7 +88,7 @@ func TestIntegrationKnownState(t *testing.T) {
 	}
 	defer vm.Close()
 	full := []string{"query-status", "qom-list", "human-monitor-command", "qom-get", "qom-get"}
-	const check = "human-monitor-command"
+	const check = "start:human-monitor-command"
 	plan := func(what, ifaceXML string, wantRead []string, wantKind nicplug.PlanKind) *nicplug.Plan {
 		t.Helper()
 		rec.take()
@@ -116,7 +113,7 @@ func TestIntegrationKnownState(t *testing.T) {
 		}
 		got := rec.take()
 		switch {
-		case wantFirst == "" && len(got) > 0 && strings.HasPrefix(got[0], check):
+		case wantFirst == "" && len(got) > 0 && (strings.HasPrefix(got[0], "start:") || got[0] == "human-monitor-command"):
 			t.Errorf("%s: apply of a plan read back sent %v, want no check", what, got)
 		case wantFirst != "" && (len(got) == 0 || got[0] != wantFirst):
 			t.Errorf("%s: apply sent %v, want %s first", what, got, wantFirst)
@@ -141,10 +138,10 @@ func TestIntegrationKnownState(t *testing.T) {
 	}
 	user := iface("52:54:00:00:00:41", "user", "")
 	none := iface("52:54:00:00:00:41", "none", "")
-	apply("plug", plan("plug after start", user, nil, nicplug.KindPlug), check+"+netdev_add")
+	apply("plug", plan("plug after start", user, []string{check}, nicplug.KindPlug), "start:netdev_add")
 	// A noop plan is checked at once: it always means QEMU is as wanted.
 	apply("re-plug", plan("re-plug", user, []string{check}, nicplug.KindNoop), "")
-	apply("unplug", plan("unplug", none, nil, nicplug.KindUnplug), check+"+set_link")
+	apply("unplug", plan("unplug", none, []string{check}, nicplug.KindUnplug), "start:set_link")
 	if b := backends(); len(b) != 0 {
 		t.Errorf("after the unplug, net0 has backends %v", b)
 	}
@@ -170,7 +167,7 @@ func TestIntegrationKnownState(t *testing.T) {
 
 	// The check fails after the pipelined first command ran: it is
 	// undone. QEMU keeps only the other client's backend.
-	p := plan("plug", user, nil, nicplug.KindPlug)
+	p := plan("plug", user, []string{check}, nicplug.KindPlug)
 	addStray()
 	if err := vm.Apply(ctx, p); !errors.Is(err, nicplug.ErrStalePlan) || !strings.Contains(err.Error(), "QEMU changed") {
 		t.Fatalf("apply of a plug QEMU changed under: %v, want a stale plan", err)
@@ -195,7 +192,7 @@ func TestIntegrationKnownState(t *testing.T) {
 
 	// A failed plan: the next one reads everything back, then plans from
 	// what the VM knows again.
-	p = plan("plug", user, nil, nicplug.KindPlug)
+	p = plan("plug", user, []string{check}, nicplug.KindPlug)
 	rec.failNext = "set_link"
 	if err := vm.Apply(ctx, p); err == nil || errors.Is(err, nicplug.ErrStalePlan) {
 		t.Fatalf("apply with a failing set_link: %v, want a step error", err)

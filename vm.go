@@ -248,17 +248,19 @@ func (v *VM) Start(ctx context.Context) error {
 
 // PlanUpdate computes the plan for an <interface> update (libvirt's
 // UpdateDevice): the NIC is matched by alias, else MAC; what cannot change
-// live is an error. The update is checked before QEMU is read; its errors
-// wrap [ErrBadInput]. The plan is computed from the live state: read back
-// from QEMU and the host for the first plan of a VM and after any failure,
-// so it also cleans up after an interrupted plan; between plans applied
-// without error, what the VM knows of QEMU (the read-back kept current with
-// the effects of its plans) and the host links of tap-datapath NICs read
-// again. Such a plan is checked when applied: [VM.Apply] sends `info
-// network` with its first QMP command and, if QEMU is not what the VM
-// knows (another client changed a netdev), undoes that command and fails
-// with an error matching [ErrStalePlan]. A noop plan is checked before
-// PlanUpdate returns it: it always means QEMU is as wanted.
+// live is an error; such errors wrap [ErrBadInput] and change nothing.
+//
+// The plan is computed from the live state: read back from QEMU and the
+// host for the first plan of a VM and after any failure, so it also cleans
+// up after an interrupted plan; between plans applied without error, from
+// what the VM knows of QEMU (the read-back kept current with the effects
+// of its plans) and the host links of tap-datapath NICs read again. Such a
+// plan is checked before any of its steps runs: PlanUpdate sends `info
+// network` without waiting for the reply, [VM.Apply] queues the plan's
+// first QMP command behind it and then collects the reply; if QEMU is not
+// what the VM knew (another client changed a netdev), Apply undoes that
+// command and fails with an error matching [ErrStalePlan]. A noop plan is
+// checked before PlanUpdate returns it: it always means QEMU is as wanted.
 func (v *VM) PlanUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 	if err := v.lock(); err != nil {
 		return nil, err
@@ -268,6 +270,17 @@ func (v *VM) PlanUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 }
 
 func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
+	var pending *qmp.Call
+	if v.known != nil {
+		// The plan will be computed from what the VM knows: QEMU reads
+		// its check meanwhile (a read, harmless if the update turns out
+		// bad and its reply is never collected).
+		var err error
+		if pending, err = startCheck(ctx, v.mon); err != nil {
+			v.forget()
+			return nil, err
+		}
+	}
 	old, next, err := resolveUpdate(v.dom, ifaceXML, markResolver(v.cfg.Resolver))
 	if err != nil {
 		return nil, err
@@ -287,16 +300,16 @@ func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 		// Nothing to do, as far as the VM knows: make sure now, so that
 		// a noop plan still means QEMU is as wanted (a reconciler
 		// applies nothing else). The plan needs no check then.
-		if err := v.checkNow(ctx, basis); err != nil {
+		if err := v.checkNow(ctx, basis, pending); err != nil {
 			var changed *changedError
 			if !errors.As(err, &changed) {
 				return nil, err
 			}
 			return v.planUpdate(ctx, ifaceXML) // forgotten: reads everything back
 		}
-		basis = nil
+		basis, pending = nil, nil
 	}
-	p.basis = basis
+	p.basis, p.check = basis, pending
 	v.own(p, func(v *VM) {
 		v.dom = next
 		v.links[want.Device] = want.LinkUp

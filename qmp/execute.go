@@ -29,6 +29,39 @@ import (
 // stream can't be resynchronized and the connection is closed. After the
 // connection closed, the error matches [ErrClosed].
 func (c *Client) Execute(ctx context.Context, command string, args any, files ...*os.File) (json.RawMessage, error) {
+	call, err := c.start(ctx, command, args, files)
+	if err != nil {
+		return nil, err
+	}
+	return call.Wait(ctx)
+}
+
+// Call is a command sent by [Client.Start] whose reply is still to be
+// collected with [Call.Wait].
+type Call struct {
+	c           *Client
+	command     string
+	id          uint64
+	ch          chan reply
+	noiseBefore uint64
+}
+
+// Start sends one command, as [Client.Execute] does, and returns once it
+// is written, without waiting for its reply: collect that with
+// [Call.Wait]. A reply never collected is discarded when it arrives.
+//
+// QEMU runs the in-band commands of one monitor one after the other, in
+// the order it reads them, and runs each whatever the previous ones
+// returned. So Start lets a caller queue a command behind another whose
+// reply it has not seen yet (undoing it if that reply says it should not
+// have run), or do other work while QEMU runs a command, and spend no
+// round trip waiting in between. QEMU reads every byte anyway: the
+// commands themselves cost as much as with Execute.
+func (c *Client) Start(ctx context.Context, command string, args any) (*Call, error) {
+	return c.start(ctx, command, args, nil)
+}
+
+func (c *Client) start(ctx context.Context, command string, args any, files []*os.File) (*Call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &OpError{Op: command, Err: err}
 	}
@@ -46,40 +79,48 @@ func (c *Client) Execute(ctx context.Context, command string, args any, files ..
 		oob = rights
 	}
 
-	ch := make(chan reply, 1)
+	call := &Call{c: c, command: command, ch: make(chan reply, 1)}
 	c.mu.Lock()
 	if c.pending == nil {
 		c.mu.Unlock()
 		return nil, &OpError{Op: command, Err: c.closedErr()}
 	}
-	id := c.allocID()
-	c.pending[id] = ch
-	noiseBefore := c.noise
+	call.id = c.allocID()
+	c.pending[call.id] = call.ch
+	call.noiseBefore = c.noise
 	c.mu.Unlock()
-	msg = appendID(msg, id)
+	msg = appendID(msg, call.id)
 
 	if err := c.write(ctx, msg, oob); err != nil {
 		// Nothing was sent, or the connection is being closed: no reply
 		// can come, the id is free.
-		if !c.forget(id, false) {
+		if !c.forget(call.id, false) {
 			// The connection closed meanwhile and answered ch.
-			<-ch
+			<-call.ch
 		}
 		return nil, &OpError{Op: command, Err: err}
 	}
+	return call, nil
+}
+
+// Wait returns the command's "return" value, or its error, as
+// [Client.Execute] does; when ctx ends first, the late reply is discarded.
+// Call it once.
+func (call *Call) Wait(ctx context.Context) (json.RawMessage, error) {
+	c := call.c
 	select {
-	case r := <-ch:
-		return r.result(command)
+	case r := <-call.ch:
+		return r.result(call.command)
 	case <-ctx.Done():
-		if c.forget(id, true) {
+		if c.forget(call.id, true) {
 			err := ctx.Err()
-			if n, last := c.noiseSince(); n > noiseBefore {
-				err = &noiseError{cause: err, lines: n - noiseBefore, last: last}
+			if n, last := c.noiseSince(); n > call.noiseBefore {
+				err = &noiseError{cause: err, lines: n - call.noiseBefore, last: last}
 			}
-			return nil, &OpError{Op: command, Err: err}
+			return nil, &OpError{Op: call.command, Err: err}
 		}
 		// The reply (or the close) won the race: it is in ch.
-		return (<-ch).result(command)
+		return (<-call.ch).result(call.command)
 	}
 }
 

@@ -1,0 +1,61 @@
+package qmp_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nicplug/nicplug/qmp"
+)
+
+// TestIntegrationStart: QEMU runs started commands in order, each whatever
+// the previous one returned, and the replies reach their own calls: a
+// query sees the netdev the command before it added, a failing command in
+// the middle does not stop the next one.
+func TestIntegrationStart(t *testing.T) {
+	_, c := startQEMU(t)
+	ctx := ctxTimeout(t)
+	info := map[string]any{"command-line": "info network"}
+	cmds := []struct {
+		name string
+		args any
+	}{
+		{"netdev_add", map[string]any{"type": "user", "id": "queued0"}},
+		{"human-monitor-command", info},
+		{"netdev_del", map[string]any{"id": "no-such-netdev"}},
+		{"netdev_del", map[string]any{"id": "queued0"}},
+		{"human-monitor-command", info},
+	}
+	var calls []*qmp.Call
+	for _, cmd := range cmds {
+		call, err := c.Start(ctx, cmd.name, cmd.args)
+		if err != nil {
+			t.Fatalf("Start %s: %v", cmd.name, err)
+		}
+		calls = append(calls, call)
+	}
+	rets := make([]string, len(calls))
+	errs := make([]error, len(calls))
+	for i, call := range calls {
+		ret, err := call.Wait(ctx)
+		rets[i], errs[i] = string(ret), err
+	}
+	for _, i := range []int{0, 1, 3, 4} {
+		if errs[i] != nil {
+			t.Errorf("command %d (%s): %v", i, cmds[i].name, errs[i])
+		}
+	}
+	var ce *qmp.CommandError
+	if !errors.As(errs[2], &ce) {
+		t.Errorf("netdev_del of a missing netdev: %v, want a QMP error", errs[2])
+	}
+	if !strings.Contains(rets[1], "queued0") {
+		t.Errorf("info network after netdev_add does not list queued0: %s", rets[1])
+	}
+	if strings.Contains(rets[4], "queued0") {
+		t.Errorf("info network after netdev_del still lists queued0: %s", rets[4])
+	}
+	if st, err := c.QueryStatus(ctx); err != nil || st.Status != "prelaunch" {
+		t.Errorf("query-status after the queued commands = %+v, %v", st, err)
+	}
+}
