@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,13 +66,15 @@ func CompileTest(ctx context.Context, pkg, out string) error {
 	return nil
 }
 
-// packageDir is the source directory of package pkg (for its testdata).
-func packageDir(ctx context.Context, pkg string) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", pkg).Output()
+// packageDir returns the source directory of package pkg (for its
+// testdata) and the last element of its import path (to name its binary).
+func packageDir(ctx context.Context, pkg string) (dir, base string, err error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}} {{.ImportPath}}", pkg).Output()
 	if err != nil {
-		return "", fmt.Errorf("go list %s: %w", pkg, err)
+		return "", "", fmt.Errorf("go list %s: %w", pkg, err)
 	}
-	return strings.TrimSpace(string(out)), nil
+	dir, path, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	return dir, filepath.Base(path), nil
 }
 
 // RunGoTests runs Go test binaries of nicplug's packages as root inside a
@@ -82,8 +85,8 @@ func packageDir(ctx context.Context, pkg string) (string, error) {
 // a second, read-only disk ([MakeDataDisk]) mounted in the guest, and run
 // there in that copy of its package directory with -test.v over the
 // command channel, one after the other. Their output is logged as it
-// arrives, each line prefixed with the binary's name (the package
-// directory's); t fails when a binary exits non-zero or a MustPass test did
+// arrives, each line prefixed with the binary's name (the last element of
+// the package's import path); t fails when a binary exits non-zero or a MustPass test did
 // not pass. cfg may be nil; cfg.ExtraArgs gets the data disk appended (cfg
 // itself is not modified).
 func RunGoTests(t GoTestTB, stack Stack, cfg *Config, tests ...GoTest) {
@@ -95,12 +98,12 @@ func RunGoTests(t GoTestTB, stack Stack, cfg *Config, tests ...GoTest) {
 	names := make([]string, len(tests))
 	start := time.Now()
 	for i, gt := range tests {
-		dir, err := packageDir(ctx, gt.Pkg)
+		dir, base, err := packageDir(ctx, gt.Pkg)
 		if err != nil {
 			t.Fatalf("guest: %v", err)
 		}
-		names[i] = filepath.Base(dir)
-		if i > 0 {
+		names[i] = base
+		if slices.Contains(names[:i], base) {
 			names[i] += strconv.Itoa(i)
 		}
 		out := filepath.Join(root, names[i])
