@@ -8,17 +8,23 @@ import (
 	"github.com/nicplug/nicplug/internal/testenv"
 )
 
-// TestIntegrationVLANInGuest runs netif's access-VLAN tests in a guest
-// with Debian's kernel, which filters VLANs: SetAccessVLAN, bridge taps
-// created with a VLAN, its read-back (ReadTapPlug, PortVLANs), the undo
-// of a failed change, and pings between namespaces across a VLAN-filtering
-// bridge that follow each live change of a port's VLAN.
+// TestIntegrationVLANInGuest runs nicplug's access-VLAN tests in one guest
+// with Debian's kernel, which filters VLANs:
+//   - package netif: SetAccessVLAN, bridge taps created with a VLAN, their
+//     read-back (ReadTapPlug, PortVLANs), the undo of a failed change, and
+//     pings between namespaces across a VLAN-filtering bridge that follow
+//     each live change of a port's VLAN;
+//   - the root package: a tap-datapath NIC's VLAN changed through plans
+//     (set-vlan) on the guest's own QEMU (started with -S, no inner
+//     guest), a fault injected at every step and rolled back, and the
+//     VLAN move of TestIntegrationTapFailedMoves.
 func TestIntegrationVLANInGuest(t *testing.T) {
-	guest.RunGoTests(t, guest.StackNetworkd, &guest.Config{CPUs: 2},
+	env := []string{testenv.VLANFilteringVar + "=1"}
+	guest.RunGoTests(t, guest.StackNetworkdQEMU, &guest.Config{CPUs: 2, Memory: "1G"},
 		guest.GoTest{
 			Pkg:  "github.com/nicplug/nicplug/netif",
 			Args: []string{"-test.run", "VLAN"},
-			Env:  []string{testenv.VLANFilteringVar + "=1"},
+			Env:  env,
 			MustPass: []string{
 				"TestIntegrationAccessVLAN",
 				"TestIntegrationAccessVLANRestore",
@@ -26,5 +32,12 @@ func TestIntegrationVLANInGuest(t *testing.T) {
 				"TestIntegrationAccessVLANPing",
 			},
 			Timeout: 5 * time.Minute,
+		},
+		guest.GoTest{
+			Pkg:      "github.com/nicplug/nicplug",
+			Args:     []string{"-test.run", "^(TestIntegrationTapVLAN|TestIntegrationTapFailedMoves)$"},
+			Env:      env,
+			MustPass: []string{"TestIntegrationTapVLAN", "TestIntegrationTapFailedMoves"},
+			Timeout:  8 * time.Minute,
 		})
 }
