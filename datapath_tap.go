@@ -53,8 +53,8 @@ func (tapPath) move(b *planBuilder, live NICState, cur, want Wiring) (*move, err
 			m.cleanup.add(Action{Type: ActionHost, Op: OpDeleteLink, Link: l})
 		}
 	}
-	m.asRecorded = clean && liveB == normNone(cur.Backend)
-	if clean && liveB == normNone(want.Backend) {
+	m.asRecorded = clean && liveB == normNone(t.asRead(cur.Backend))
+	if clean && liveB == normNone(t.asRead(want.Backend)) {
 		return m, nil // plugged as wanted
 	}
 	m.detachOld = !(clean && liveB.IsNone())

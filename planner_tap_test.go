@@ -164,3 +164,31 @@ func TestPlanTapRefused(t *testing.T) {
 		t.Errorf("missing tap: %v", err)
 	}
 }
+
+// TestPlanTapDefaultVLAN: the host reads a port on its bridge's default
+// VLAN alone back as VLAN 0 (netif.ReadTapPlug), so an explicit tag equal
+// to the live bridge's default PVID is already the wiring, and the same
+// tag on a bridge with another default (or none) is a set-vlan.
+func TestPlanTapDefaultVLAN(t *testing.T) {
+	p := nicplug.Planner{VM: "vm1"}
+	cur := tapWiring(bridged, true)
+	want := tapWiring(domain.Backend{Type: domain.TypeBridge, Bridge: "br0", VLAN: 1}, true)
+	for _, tc := range []struct {
+		defaultPVID int
+		want        string
+	}{
+		{1, ""},
+		{7, "prepare check-bridge, arm query-rx-filter, down set_link, attach set-vlan, hold wait, up set_link"},
+		{0, "prepare check-bridge, arm query-rx-filter, down set_link, attach set-vlan, hold wait, up set_link"},
+	} {
+		live := nicplug.AsLive("vm1", cur)
+		live.Tap.Plug.DefaultPVID = tc.defaultPVID
+		plan, err := p.Update(live, cur, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ops(plan); got != tc.want {
+			t.Errorf("tag 1 on a bridge with default PVID %d: %q, want %q", tc.defaultPVID, got, tc.want)
+		}
+	}
+}

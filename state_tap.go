@@ -56,6 +56,17 @@ func readTapOwned(ctx context.Context, host backend.Host, vm, device string, own
 	return t, nil
 }
 
+// asRead returns b as the host reads it back once the tap is plugged into
+// it: a bridge backend on the tap's live bridge whose VLAN is that
+// bridge's default PVID reads as VLAN 0 (see backend.TapPlug), so an
+// explicit <tag> equal to the default is the same wiring as none.
+func (t *TapState) asRead(b domain.Backend) domain.Backend {
+	if b.Type == domain.TypeBridge && b.VLAN != 0 && b.Bridge == t.Plug.Master && b.VLAN == t.Plug.DefaultPVID {
+		b.VLAN = 0
+	}
+	return b
+}
+
 // Backend returns the backend the tap is plugged into, as the host shows
 // it: a bridge (with its access VLAN), a direct backend (a macvlan nicplug
 // created, joined to the tap both ways), an ethernet one (a foreign

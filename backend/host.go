@@ -124,9 +124,14 @@ type TapPlug struct {
 	// Master is the bridge the tap is enslaved to, "" if none.
 	Master string
 	// VLAN is the tap's access VLAN on its bridge: its PVID when that is
-	// its only VLAN and is untagged. 0 when the tap has no master, is on a
-	// bridge without VLAN filtering, or has any other VLAN set-up.
+	// its only VLAN, is untagged and is not the bridge's default
+	// (DefaultPVID). 0 when the tap has no master, is on a bridge without
+	// VLAN filtering, is on the bridge's default VLAN alone (where
+	// SetAccessVLAN 0 puts it), or has any other VLAN set-up.
 	VLAN int
+	// DefaultPVID is the bridge's vlan_default_pvid when it filters
+	// VLANs, else 0: an access VLAN equal to it reads back as VLAN 0.
+	DefaultPVID int
 	// VLANs describes the tap's VLANs on its bridge as `bridge vlan`
 	// prints them ("1 PVID untagged"), for messages; nil when none.
 	VLANs []string

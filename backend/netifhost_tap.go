@@ -44,7 +44,7 @@ func (h *NetifHost) TapPlug(ctx context.Context, name string) (TapPlug, error) {
 	if err != nil {
 		return TapPlug{}, err
 	}
-	out := TapPlug{Master: p.Master, VLAN: p.VLAN, Redirect: p.Redirect, Back: p.Back}
+	out := TapPlug{Master: p.Master, VLAN: p.VLAN, DefaultPVID: p.DefaultPVID, Redirect: p.Redirect, Back: p.Back}
 	for _, v := range p.VLANs {
 		out.VLANs = append(out.VLANs, v.String())
 	}

@@ -103,9 +103,14 @@ type TapPlug struct {
 	// Master is the bridge the tap is enslaved to, "" if none.
 	Master string
 	// VLAN is the access VLAN: the tap's VLAN when it has exactly one,
-	// which is its PVID and untagged. 0 otherwise (no master, a bridge
-	// without VLAN filtering, or another VLAN set-up).
+	// which is its PVID and untagged, and is not the bridge's default
+	// (DefaultPVID). 0 otherwise: no master, a bridge without VLAN
+	// filtering, the bridge's default VLAN alone (what SetAccessVLAN 0
+	// sets and a new port gets), or another VLAN set-up.
 	VLAN int
+	// DefaultPVID is the bridge's vlan_default_pvid when it filters
+	// VLANs, else 0.
+	DefaultPVID int
 	// VLANs are the tap's VLANs on a VLAN-filtering bridge; nil if none.
 	VLANs []PortVLAN
 	// Redirect is the device nicplug's redirect on the tap's ingress

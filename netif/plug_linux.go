@@ -44,7 +44,13 @@ func readTapPlug(h *netlink.Handle, ns *nsRef, name string) (*TapPlug, error) {
 				return nil, err
 			}
 			filtering := br.VlanFiltering != nil && *br.VlanFiltering
-			if v := p.VLANs; filtering && len(v) == 1 && v[0].PVID && v[0].Untagged {
+			if filtering && br.VlanDefaultPVID != nil {
+				p.DefaultPVID = int(*br.VlanDefaultPVID)
+			}
+			// On the bridge's default VLAN alone, the port is where
+			// SetAccessVLAN 0 puts it, and where the kernel puts a new
+			// port: no access VLAN of its own.
+			if v := p.VLANs; filtering && len(v) == 1 && v[0].PVID && v[0].Untagged && v[0].VID != p.DefaultPVID {
 				p.VLAN = v[0].VID
 			}
 		}

@@ -20,6 +20,10 @@ type Stack string
 const (
 	// StackNetworkd is systemd-networkd (DHCPv4 on eth0).
 	StackNetworkd Stack = "networkd"
+	// StackNetworkdQEMU is StackNetworkd with Debian's qemu-system-x86
+	// installed: for tests run inside the guest that start QEMU
+	// themselves ([RunGoTests]), without booting a guest in it.
+	StackNetworkdQEMU Stack = "networkd-qemu"
 	// StackNetworkManager is NetworkManager with Debian's defaults (its
 	// automatic "Wired connection 1", DHCP).
 	StackNetworkManager Stack = "networkmanager"
@@ -58,7 +62,7 @@ func BuildDistro(ctx context.Context, stack Stack, cfg *BuildConfig) (*Assets, e
 		log = slog.New(slog.DiscardHandler)
 	}
 	switch stack {
-	case StackNetworkd, StackNetworkManager:
+	case StackNetworkd, StackNetworkdQEMU, StackNetworkManager:
 	default:
 		return nil, newOpError("build distro", fmt.Errorf("unknown stack %q", stack))
 	}

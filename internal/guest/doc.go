@@ -55,5 +55,17 @@
 // # Commands
 //
 // [Guest.Exec] runs a shell command in the guest over its second serial
-// port and returns its output and exit status.
+// port and returns its output and exit status; [Guest.ExecLines] also
+// streams the output line by line while the command runs.
+//
+// # Go tests in a guest
+//
+// [RunGoTests] runs nicplug's own test binaries as root inside a
+// distribution guest, for tests that need a kernel feature the host's
+// kernel lacks (the host's and CI's kernel has no bridge VLAN filtering;
+// Debian's has): each binary is built with [CompileTest], carried in on a
+// second read-only disk ([MakeDataDisk]; the cloud kernel has no 9p), run
+// with NICPLUG_CI=1 and its output logged as it arrives. A test fails when
+// a binary fails or a required test did not pass. [StackNetworkdQEMU]
+// adds Debian's QEMU to the guest for tests that start QEMU themselves.
 package guest

@@ -27,13 +27,43 @@ type execState struct {
 
 	mu      sync.Mutex // protects the fields below
 	seq     int
-	pending map[string]chan execResult
+	pending map[string]*execWait
+}
+
+// execWait is a command waiting for its result.
+type execWait struct {
+	ch chan execResult // receives the result, buffered
+
+	mu   sync.Mutex   // held while line runs; protects gone
+	line func(string) // ExecLines' callback, nil for Exec
+	gone bool         // set when the caller stopped waiting
+}
+
+// deliver passes an output line to the waiter's callback unless it stopped
+// waiting.
+func (w *execWait) deliver(line string) {
+	if w.line == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.gone {
+		w.line(line)
+	}
+}
+
+// leave stops callbacks: once it returns, line is not running and is not
+// called again.
+func (w *execWait) leave() {
+	w.mu.Lock()
+	w.gone = true
+	w.mu.Unlock()
 }
 
 func (x *execState) init() {
 	x.hello = make(chan struct{})
 	x.ended = make(chan struct{})
-	x.pending = make(map[string]chan execResult)
+	x.pending = make(map[string]*execWait)
 }
 
 // execResult is one finished command.
@@ -48,6 +78,12 @@ type execResult struct {
 type execParser struct {
 	tok   string   // token of the frame being read, "" outside one
 	lines []string // the frame's lines so far
+
+	// line, when set, receives each line of a frame's output as soon as
+	// it is known to be output: a line when the next one arrives (the
+	// last captured line may be the newline the guest adds before the
+	// end line), the last one at the end unless it is empty.
+	line func(tok, line string)
 }
 
 // feed consumes one line (without its newline). It reports hello for the
@@ -72,9 +108,15 @@ func (p *execParser) feed(line string) (hello, done bool, tok string, res execRe
 			// output byte for byte.
 			out := strings.Join(p.lines, "\n")
 			tok := p.tok
+			if n := len(p.lines); p.line != nil && n > 0 && p.lines[n-1] != "" {
+				p.line(tok, p.lines[n-1])
+			}
 			p.tok, p.lines = "", p.lines[:0]
 			return false, true, tok, execResult{output: out, status: st}
 		}
+	}
+	if n := len(p.lines); p.line != nil && n > 0 {
+		p.line(p.tok, p.lines[n-1])
 	}
 	p.lines = append(p.lines, line)
 	return false, false, "", execResult{}
@@ -85,7 +127,14 @@ func (g *Guest) readCommands() {
 	defer g.readers.Done()
 	defer close(g.exec.ended)
 	r := bufio.NewReaderSize(g.ctl, 64<<10)
-	var p execParser
+	p := execParser{line: func(tok, line string) {
+		g.exec.mu.Lock()
+		w := g.exec.pending[tok]
+		g.exec.mu.Unlock()
+		if w != nil {
+			w.deliver(line)
+		}
+	}}
 	helloed := false
 	for {
 		line, err := r.ReadString('\n')
@@ -99,11 +148,11 @@ func (g *Guest) readCommands() {
 		}
 		if done {
 			g.exec.mu.Lock()
-			ch := g.exec.pending[tok]
+			w := g.exec.pending[tok]
 			delete(g.exec.pending, tok)
 			g.exec.mu.Unlock()
-			if ch != nil {
-				ch <- res
+			if w != nil {
+				w.ch <- res
 			}
 		}
 	}
@@ -117,6 +166,20 @@ func (g *Guest) readCommands() {
 // command keeps running in the guest and delays later ones, so bound
 // commands with their own timeouts (ping -W, timeout …).
 func (g *Guest) Exec(ctx context.Context, cmd string) (output string, exitCode int, err error) {
+	return g.exec1(ctx, cmd, nil)
+}
+
+// ExecLines is [Guest.Exec] that also passes each line of the output
+// (without its newline) to line while the command runs: for long commands
+// such as a test binary whose progress should be seen as it happens. line
+// runs on the channel's reader goroutine, one call at a time, and must not
+// block; it is not called any more once ExecLines returned.
+func (g *Guest) ExecLines(ctx context.Context, cmd string, line func(string)) (output string, exitCode int, err error) {
+	return g.exec1(ctx, cmd, line)
+}
+
+// exec1 runs one command for Exec and ExecLines.
+func (g *Guest) exec1(ctx context.Context, cmd string, line func(string)) (output string, exitCode int, err error) {
 	if g.isClosed() {
 		return "", 0, newOpError("exec", ErrClosed)
 	}
@@ -134,11 +197,12 @@ func (g *Guest) Exec(ctx context.Context, cmd string) (output string, exitCode i
 		return "", 0, newOpError("exec", fmt.Errorf("wait for the guest's command loop: %w", ctx.Err()))
 	}
 
-	ch := make(chan execResult, 1)
+	w := &execWait{ch: make(chan execResult, 1), line: line}
+	defer w.leave()
 	g.exec.mu.Lock()
 	g.exec.seq++
 	tok := "c" + strconv.Itoa(g.exec.seq)
-	g.exec.pending[tok] = ch
+	g.exec.pending[tok] = w
 	g.exec.mu.Unlock()
 	forget := func() {
 		g.exec.mu.Lock()
@@ -159,7 +223,7 @@ func (g *Guest) Exec(ctx context.Context, cmd string) (output string, exitCode i
 		}
 	}
 	select {
-	case res := <-ch:
+	case res := <-w.ch:
 		return res.output, res.status, nil
 	case <-g.exec.ended:
 		forget()

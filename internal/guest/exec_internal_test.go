@@ -48,7 +48,8 @@ func TestExecParser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var p execParser
+			streamed := map[string][]string{}
+			p := execParser{line: func(tok, line string) { streamed[tok] = append(streamed[tok], line) }}
 			var got []result
 			hello := false
 			for _, l := range strings.SplitAfter(tt.stream, "\n") {
@@ -66,6 +67,12 @@ func TestExecParser(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("results (-want +got):\n%s", diff)
+			}
+			// The streamed lines are the output's lines, each once.
+			for _, r := range got {
+				if want, got := strings.TrimSuffix(r.Output, "\n"), strings.Join(streamed[r.Tok], "\n"); got != want {
+					t.Errorf("%s: streamed lines %q, want the output's %q", r.Tok, got, want)
+				}
 			}
 		})
 	}

@@ -28,6 +28,17 @@ import (
 // CIVar is the environment variable that turns skips into failures.
 const CIVar = "NICPLUG_CI"
 
+// VLANFilteringVar, when set, says that the kernel's bridges filter VLANs
+// (CONFIG_BRIDGE_VLAN_FILTERING): a test that probes for it then fails
+// when the probe says no, instead of checking nicplug's refusal. The run
+// in a guest with Debian's kernel (package internal/kernelvm) sets it, so
+// that the VLAN success paths are proven there and cannot quietly fall
+// back to the refusal.
+const VLANFilteringVar = "NICPLUG_VLAN_FILTERING"
+
+// WantVLANFiltering reports whether [VLANFilteringVar] is set.
+func WantVLANFiltering() bool { return os.Getenv(VLANFilteringVar) != "" }
+
 // TB is the subset of testing.TB used here (keeps this package free of a
 // testing import in non-test builds of callers).
 type TB interface {

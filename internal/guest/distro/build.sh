@@ -1,8 +1,9 @@
 #!/bin/bash
 # Builds a Debian bookworm test guest with a real network stack:
 #   build.sh STACK OUT
-# STACK is networkd (systemd-networkd, DHCP on eth0) or networkmanager
-# (NetworkManager's default "Wired connection 1"). OUT receives vmlinuz,
+# STACK is networkd (systemd-networkd, DHCP on eth0), networkd-qemu
+# (the same plus qemu-system-x86, for tests that start QEMU inside the
+# guest) or networkmanager (NetworkManager's default "Wired connection 1"). OUT receives vmlinuz,
 # initrd.img (the image's own, from initramfs-tools) and disk.ext4 (the
 # root file system, booted read-only with QEMU's snapshot=on). Needs root
 # and mmdebstrap; packages come from the host's apt sources (mmdebstrap
@@ -13,6 +14,7 @@ stack=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 case "$stack" in
 networkd) extra= ;;
+networkd-qemu) extra=,qemu-system-x86 ;;
 networkmanager) extra=,network-manager ;;
 *) echo "build.sh: unknown stack $stack" >&2; exit 2 ;;
 esac
@@ -44,7 +46,7 @@ WantedBy=multi-user.target
 UNIT
 units="nicplug-report nicplug-exec"
 case "$stack" in
-networkd)
+networkd | networkd-qemu)
 	mkdir -p "$root/etc/systemd/network"
 	printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' >"$root/etc/systemd/network/10-eth0.network"
 	units="$units systemd-networkd"
