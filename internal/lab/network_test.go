@@ -48,6 +48,16 @@ func TestIntegrationNetwork(t *testing.T) {
 	if err != nil {
 		t.Errorf("router does not answer in its namespace: %v: %s", err, out)
 	}
+	if want, got := "fd6e:706c:0:78::/64 fd6e:706c:0:78::1", n.Prefix6.String()+" "+n.Router6.String(); got != want {
+		t.Errorf("Prefix6 Router6 = %s, want %s", got, want)
+	}
+	out, err = exec.Command("ip", "netns", "exec", strings.TrimPrefix(n.LANNetns, "/run/netns/"), "busybox", "ping6", "-c", "1", "-W", "2", n.Router6.String()).CombinedOutput()
+	if err != nil {
+		t.Errorf("IPv6 router does not answer in its namespace: %v: %s", err, out)
+	}
+	if strings.Contains(n.RALog(), "rror") {
+		t.Errorf("radvd logged an error:\n%s", n.RALog())
+	}
 	if got, err := n.Macvtaps(ctx); err != nil || len(got) != 0 {
 		t.Errorf("Macvtaps = %q, %v; want none", got, err)
 	}
