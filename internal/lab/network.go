@@ -3,7 +3,6 @@ package lab
 import (
 	"io"
 	"net/netip"
-	"time"
 )
 
 // DefaultSubnet is the LAN a Network serves when NetworkConfig.Subnet is
@@ -42,13 +41,10 @@ type NetworkConfig struct {
 	// temporary directory). Empty means DefaultPrefix.
 	Prefix string
 	// Prefix6 is the IPv6 /64 the LAN's radvd advertises (on-link,
-	// autonomous: SLAAC); the router has its first address. Zero derives
+	// autonomous: SLAAC; radvd's default lifetimes, valid 1 day and
+	// preferred 4 hours); the router has its first address. Zero derives
 	// a ULA from Subnet: 192.168.77.0/24 gives fd6e:706c:0:77::/64.
 	Prefix6 netip.Prefix
-	// RAValidLifetime, when positive, is the advertised prefix's valid
-	// and preferred lifetime (whole seconds); zero keeps radvd's defaults
-	// (valid 1 day, preferred 4 hours).
-	RAValidLifetime time.Duration
 }
 
 // Network is a throw-away LAN for macvtaps or a bridge, see the package

@@ -219,7 +219,7 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 	if err := n.waitDHCP(ctx); err != nil {
 		return nil, err
 	}
-	if err := n.startRadvd(ctx, lan, peer, cfg.RAValidLifetime, cfg.Stderr); err != nil {
+	if err := n.startRadvd(ctx, lan, peer, cfg.Stderr); err != nil {
 		return nil, err
 	}
 	return n, nil

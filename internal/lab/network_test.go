@@ -25,8 +25,20 @@ func TestNewNetworkBadSubnet(t *testing.T) {
 	}
 }
 
-// TestIntegrationNetwork checks that a network has its namespaces and its
-// DHCP server, and that Close removes them all.
+func TestNewNetworkBadPrefix6(t *testing.T) {
+	for _, s := range []string{"fd00::/48", "::ffff:10.0.0.0/64"} {
+		n, err := lab.NewNetwork(t.Context(), &lab.NetworkConfig{Prefix6: netip.MustParsePrefix(s)})
+		if err == nil {
+			n.Close()
+			t.Errorf("NewNetwork(Prefix6 %s) succeeded, want an error", s)
+		} else if !strings.Contains(err.Error(), "not an IPv6 /64") {
+			t.Errorf("NewNetwork(Prefix6 %s) = %v, want an error naming it", s, err)
+		}
+	}
+}
+
+// TestIntegrationNetwork checks that a network has its namespaces, its
+// DHCP server and its IPv6 router (radvd), and that Close removes them all.
 func TestIntegrationNetwork(t *testing.T) {
 	testenv.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

@@ -63,22 +63,17 @@ func sysctl(ctx context.Context, busybox, ns string, keys ...string) error {
 }
 
 // startRadvd runs radvd in the LAN namespace lan on peer, advertising
-// n.Prefix6 (on-link, autonomous; radvd's default lifetimes unless
-// validLft is set) with n.Router6 on peer, and waits until it has its
+// n.Prefix6 (on-link, autonomous, radvd's default lifetimes) with
+// n.Router6 on peer, and waits until it has its
 // ICMPv6 socket.
-func (n *Network) startRadvd(ctx context.Context, lan, peer string, validLft time.Duration, stderr io.Writer) error {
+func (n *Network) startRadvd(ctx context.Context, lan, peer string, stderr io.Writer) error {
 	radvd, err := exec.LookPath("radvd")
 	if err != nil {
 		return fmt.Errorf("lab: %w (apt-get install radvd; scripts/install-deps.sh)", err)
 	}
-	lft := ""
-	if validLft > 0 {
-		s := int(validLft.Seconds())
-		lft = fmt.Sprintf("\t\tAdvValidLifetime %d;\n\t\tAdvPreferredLifetime %d;\n", s, s)
-	}
 	text := fmt.Sprintf("interface %s {\n\tAdvSendAdvert on;\n\tMinRtrAdvInterval %d;\n\tMaxRtrAdvInterval %d;\n"+
-		"\tprefix %s {\n\t\tAdvOnLink on;\n\t\tAdvAutonomous on;\n%s\t};\n};\n",
-		peer, raMinInterval, raMaxInterval, n.Prefix6, lft)
+		"\tprefix %s {\n\t\tAdvOnLink on;\n\t\tAdvAutonomous on;\n\t};\n};\n",
+		peer, raMinInterval, raMaxInterval, n.Prefix6)
 	conf := filepath.Join(n.impl.dir, "radvd.conf")
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return fmt.Errorf("lab: %w", err)
