@@ -22,10 +22,11 @@ const (
 	PartThroughput = "throughput"
 	PartStacks     = "stacks"
 	PartDatapath   = "datapath"
+	PartSlaac      = "slaac"
 )
 
 // AllParts lists every part.
-var AllParts = []string{PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks, PartDatapath}
+var AllParts = []string{PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks, PartDatapath, PartSlaac}
 
 // Options says what Run measures and how much. A nil *Options means all
 // parts with the defaults below.
@@ -62,6 +63,9 @@ type Options struct {
 	DatapathTrials int
 	// DatapathMiB is the amount each datapath transfer sends; zero means 8.
 	DatapathMiB int
+	// SlaacTrials is the number of moves each way per guest in the slaac
+	// part; zero means 2.
+	SlaacTrials int
 	// Progress receives a line per phase; nil discards.
 	Progress io.Writer
 }
@@ -89,6 +93,7 @@ func (o *Options) withDefaults() Options {
 	def(&c.DatapathCycles, 25)
 	def(&c.DatapathTrials, 5)
 	def(&c.DatapathMiB, 8)
+	def(&c.SlaacTrials, 2)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -106,7 +111,7 @@ func Run(ctx context.Context, opts *Options) (*Report, error) {
 	}
 	for _, p := range o.Parts {
 		switch p {
-		case PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks, PartDatapath:
+		case PartPlan, PartQMP, PartApply, PartScale, PartGuest, PartThroughput, PartStacks, PartDatapath, PartSlaac:
 		default:
 			return r, fmt.Errorf("bench: unknown part %q (known: %s)", p, strings.Join(AllParts, ", "))
 		}
@@ -134,6 +139,8 @@ func Run(ctx context.Context, opts *Options) (*Report, error) {
 			err = runStacks(ctx, r, o.StackTrials, o.StackHolds, progress)
 		case PartDatapath:
 			err = runDatapath(ctx, r, o.DatapathCycles, o.DatapathMiB, o.DatapathTrials, progress)
+		case PartSlaac:
+			err = runSlaac(ctx, r, o.SlaacTrials, progress)
 		}
 		if err != nil {
 			r.Elapsed = time.Since(start)

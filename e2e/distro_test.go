@@ -44,6 +44,14 @@ func (l *logBuf) take() string {
 // address on the new network only and ping its gateway, and the hold must
 // have ended on the guest's reaction, not run its full length; after the
 // unplug the guest must hold no address.
+//
+// IPv6 too: QEMU's user network advertises fec0::/64, the LAN's radvd its
+// own prefix. After each plug and move the guest's stack must take an
+// address in the new network's prefix by SLAAC, reach that network's
+// router over IPv6, and hold no address of the previous network's prefix
+// (both stacks drop their SLAAC addresses when they let go of the link:
+// docs/performance.md, part 9); after the unplug, no IPv6 address but the
+// link-local one.
 func TestIntegrationDistroMoves(t *testing.T) {
 	for _, stack := range []guest.Stack{guest.StackNetworkd, guest.StackNetworkManager} {
 		t.Run(string(stack), func(t *testing.T) {
@@ -58,11 +66,14 @@ func TestIntegrationDistroMoves(t *testing.T) {
 				xml    []byte
 				subnet netip.Prefix
 				gw     netip.Addr
+				net6   netip.Prefix // the IPv6 prefix advertised there
+				gw6    netip.Addr
 			}{
-				{"plug user", userXML, userNet, userGW},
-				{"move user→direct", lanXML, n.Subnet, n.Router},
-				{"move direct→user", userXML, userNet, userGW},
+				{"plug user", userXML, userNet, userGW, userNet6, userGW6},
+				{"move user→direct", lanXML, n.Subnet, n.Router, n.Prefix6, n.Router6},
+				{"move direct→user", userXML, userNet, userGW, userNet6, userGW6},
 			}
+			var old6 netip.Prefix
 			for _, s := range steps {
 				from := r.g.Seq()
 				t0, apply := r.update(s.xml)
@@ -74,6 +85,10 @@ func TestIntegrationDistroMoves(t *testing.T) {
 				}
 				t.Logf("%s %s (default hold): apply %v; from update start: address %s +%v, ping %s ok +%v",
 					stack, s.what, ms(apply), addr, ms(addrTime(r, from, addr).Sub(t0)), s.gw, ms(ping.Time.Sub(t0)))
+				a6 := waitAddr6(t, r, from, s.net6)
+				r.checkIPv6(s.what, s.net6, s.gw6, old6)
+				t.Logf("%s %s: IPv6 address %s +%v, ping %s ok", stack, s.what, a6.Arg(0), ms(a6.Time.Sub(t0)), s.gw6)
+				old6 = s.net6
 			}
 			from := r.g.Seq()
 			t0, _ := r.update(noneXML)
@@ -82,7 +97,13 @@ func TestIntegrationDistroMoves(t *testing.T) {
 			if _, err := r.g.WaitEvent(ctx, from, guest.Match(guest.KindDelAddr)); err != nil {
 				t.Fatalf("%s unplug: the guest kept its address: %v", stack, err)
 			}
+			if _, err := r.g.WaitEvent(ctx, from, guest.Match(guest.KindDelAddr6)); err != nil {
+				t.Fatalf("%s unplug: the guest kept its IPv6 address: %v", stack, err)
+			}
 			r.onlyAddr("unplug", netip.Prefix{})
+			if out, _ := r.exec("ip -6 -o addr show dev eth0 scope global; ip -6 -o addr show dev eth0 scope site"); out != "" {
+				t.Errorf("%s unplug: eth0 kept IPv6 addresses:\n%s", stack, out)
+			}
 			t.Logf("%s unplug: address gone +%v", stack, ms(time.Since(t0)))
 		})
 	}
@@ -152,4 +173,48 @@ func raws(evs []guest.Event) []string {
 		out[i] = e.Raw
 	}
 	return out
+}
+
+// QEMU's user network advertises the site-local fec0::/64 (libslirp's
+// default) and answers at fec0::2.
+var (
+	userNet6 = netip.MustParsePrefix("fec0::/64")
+	userGW6  = netip.MustParseAddr("fec0::2")
+)
+
+// waitAddr6 waits, from event from, for the guest to report a usable IPv6
+// address in prefix (SLAAC from the network's router advertisements).
+func waitAddr6(t *testing.T, r *rig, from int, prefix netip.Prefix) guest.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	ev, err := r.g.WaitEvent(ctx, from, func(ev guest.Event) bool {
+		p, err := netip.ParsePrefix(ev.Arg(0))
+		return ev.Kind == guest.KindAddr6 && err == nil && prefix.Contains(p.Addr())
+	})
+	if err != nil {
+		out, _ := r.exec("ip -6 -o addr show dev eth0")
+		t.Fatalf("no IPv6 address in %s: %v\neth0:\n%s\nevents: %q", prefix, err, out, raws(r.g.Events()[from:]))
+	}
+	return ev
+}
+
+// checkIPv6 checks that the guest reaches gw6 over IPv6 and that eth0
+// holds no address in old (the previous network's prefix), unless old is
+// zero.
+func (r *rig) checkIPv6(what string, net6 netip.Prefix, gw6 netip.Addr, old netip.Prefix) {
+	r.t.Helper()
+	if !r.ping("-6 " + gw6.String()) {
+		r.t.Errorf("%s: guest does not reach %s over IPv6", what, gw6)
+	}
+	out, _ := r.exec("ip -6 -o addr show dev eth0")
+	r.t.Logf("%s: eth0 IPv6:\n%s", what, out)
+	if !old.IsValid() {
+		return
+	}
+	for f := range strings.FieldsSeq(out) {
+		if p, err := netip.ParsePrefix(f); err == nil && old.Contains(p.Addr()) {
+			r.t.Errorf("%s: guest kept %s of the old network's prefix %s", what, p, old)
+		}
+	}
 }

@@ -12,8 +12,9 @@
 //   - TestIntegrationBootUser: boot plugged (type='user'), link down and up.
 //   - TestIntegrationDirect (root): plug a macvtap on a veth whose peer runs a
 //     DHCP server in another network namespace, switch direct→user and
-//     user→direct live, a failing plan that leaves the guest's network
-//     working, unplug.
+//     user→direct live, the kernel's own SLAAC across a move (old address
+//     kept, no router solicitation; an ip link down/up fixes it), a
+//     failing plan that leaves the guest's network working, unplug.
 //   - TestIntegrationBootDirect (root): boot with a macvtap backend.
 //   - TestIntegrationRestartedManager (root): the managing process goes
 //     away; a new one without the domain XML (AttachRunning) recovers the
@@ -23,7 +24,8 @@
 //   - TestIntegrationDistroMoves (root): Debian guests with
 //     systemd-networkd and NetworkManager, default carrier hold: plug user,
 //     move to a macvtap LAN and back, unplug; the hold ends on the guest's
-//     reaction.
+//     reaction; after each step the guest has an IPv6 address (SLAAC) in
+//     the new network's prefix only, and pings its router over IPv6.
 //   - TestIntegrationTapFeatures (root): a hub NIC and a tap-datapath NIC
 //     (queues='4', 4 vCPUs): the tap NIC has the checksum, TSO and MQ
 //     feature bits the hub NIC lacks, and 4 rx and 4 tx queues.
@@ -38,7 +40,7 @@
 //     (root): QEMU runs as nobody and gets the tap's queues as inherited
 //     fds, or opens the tap by name (in its netns, with a private tun node).
 //
-// The network namespaces, veth pairs, bridges and DHCP servers come from
+// The network namespaces, veth pairs, bridges, DHCP servers and radvd come from
 // package lab.
 //
 // # Running

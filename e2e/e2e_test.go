@@ -106,7 +106,9 @@ func labWaitBoot(r *rig) (string, error) {
 
 // TestIntegrationDirect plugs a guest into a macvtap on a LAN with its own
 // DHCP server, switches it live between that LAN and user networking both
-// ways, checks that a plan that fails leaves it working, and unplugs it.
+// ways, checks the kernel's own IPv6 autoconfiguration across a move
+// (kernelSLAAC), checks that a plan that fails leaves it working, and
+// unplugs it.
 func TestIntegrationDirect(t *testing.T) {
 	n := network(t)
 	r := boot(t, noneXML, &nicplug.Config{Netns: n.Netns, CarrierHold: carrierHold})
@@ -145,6 +147,10 @@ func TestIntegrationDirect(t *testing.T) {
 			t.Errorf("guest never saw carrier 0 during the switch")
 		}
 		r.checkWiring(lan, "tap")
+	})
+	t.Run("kernel-slaac", func(t *testing.T) {
+		r.t = t
+		r.kernelSLAAC(n, directXML, lan)
 	})
 	t.Run("failed-plan", func(t *testing.T) {
 		r.t = t

@@ -366,7 +366,7 @@ func ms(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) 
 func network(t *testing.T) *lab.Network {
 	t.Helper()
 	testenv.RequireRoot(t)
-	for _, tool := range []string{"ip", "busybox"} {
+	for _, tool := range []string{"ip", "busybox", "radvd"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			testenv.Skip(t, tool+" not found")
 		}

@@ -50,7 +50,7 @@ type tapLANs struct {
 func newTapLANs(t *testing.T) *tapLANs {
 	t.Helper()
 	testenv.RequireRoot(t)
-	for _, tool := range []string{"ip", "busybox"} {
+	for _, tool := range []string{"ip", "busybox", "radvd"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			testenv.Skip(t, tool+" not found")
 		}

@@ -4,7 +4,7 @@
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-pkgs=(qemu-system-x86 busybox-static iproute2 cpio xz-utils ca-certificates mmdebstrap e2fsprogs util-linux mount)
+pkgs=(qemu-system-x86 busybox-static iproute2 radvd cpio xz-utils ca-certificates mmdebstrap e2fsprogs util-linux mount)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

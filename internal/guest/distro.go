@@ -46,7 +46,7 @@ var distroFS embed.FS
 // stack: its own cloud kernel and initramfs, and a root file system image
 // (Assets.Disk) with the stack, a reporter service printing the same
 // events as the busybox guest's /init does for carrier (ready, carrier)
-// plus addr, deladdr and ping (see the Kind constants), and the command
+// plus addr, deladdr, addr6, deladdr6 and ping (see the Kind constants), and the command
 // channel on the second serial port ([Guest.Exec]). It is built with
 // mmdebstrap from the host's apt sources (root; about 40 s and 400 MB per
 // stack) into the cache (cfg.CacheDir, $NICPLUG_GUEST_CACHE or

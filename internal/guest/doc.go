@@ -49,7 +49,8 @@
 // host's apt sources, the image's own cloud kernel and initramfs, an ext4
 // root file system booted read-only (Assets.Disk; QEMU's snapshot=on). A
 // reporter service prints the same ready and carrier events, plus addr,
-// deladdr and ping (of the default gateway after each new address), and
+// deladdr and ping (of the default gateway after each new address), addr6
+// and deladdr6 (IPv6 addresses, not link-local), and
 // the command channel works as below. [StartDistro] is [Start] for them.
 //
 // # Commands

@@ -41,6 +41,13 @@ const (
 	KindAddr = "addr"
 	// KindDelAddr: an IPv4 address left eth0 (distribution guests).
 	KindDelAddr = "deladdr"
+	// KindAddr6: an IPv6 address of global or site scope (not link-local;
+	// QEMU's user network advertises the site-local fec0::/64) on a
+	// distribution guest's eth0 became usable (duplicate address detection done), Args[0]
+	// "ADDR/PREFIX"; reported once per address (not on lifetime updates).
+	KindAddr6 = "addr6"
+	// KindDelAddr6: an IPv6 address reported by KindAddr6 left eth0.
+	KindDelAddr6 = "deladdr6"
 	// KindError: something in /init failed; Args describe it.
 	KindError = "error"
 )

@@ -7,7 +7,10 @@
 // NewNetwork makes a throw-away LAN for macvtaps: two fresh network
 // namespaces, a veth pair between them, the macvtap parent (veth0) in one,
 // and in the other the peer (veth1) with the router address and busybox
-// udhcpd serving leases whose router option is that address. Pass
+// udhcpd serving leases whose router option is that address, and radvd
+// advertising the LAN's own IPv6 prefix (Network.Prefix6, a ULA /64 derived
+// from the subnet; SLAAC, every 3–4 s and on solicitation) with the router
+// at Network.Router6. The host side accepts no RAs: it is only a switch. Pass
 // Network.Netns as nicplug's Config.Netns and Network.Parent as the
 // <source dev=…> of a type='direct' interface. Close removes everything.
 //

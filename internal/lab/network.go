@@ -40,6 +40,11 @@ type NetworkConfig struct {
 	// Prefix begins the names of the namespaces created (and of the
 	// temporary directory). Empty means DefaultPrefix.
 	Prefix string
+	// Prefix6 is the IPv6 /64 the LAN's radvd advertises (on-link,
+	// autonomous: SLAAC; radvd's default lifetimes, valid 1 day and
+	// preferred 4 hours); the router has its first address. Zero derives
+	// a ULA from Subnet: 192.168.77.0/24 gives fd6e:706c:0:77::/64.
+	Prefix6 netip.Prefix
 }
 
 // Network is a throw-away LAN for macvtaps or a bridge, see the package
@@ -64,6 +69,12 @@ type Network struct {
 	// Router is the DHCP server's address, the router option of its
 	// leases; it answers pings.
 	Router netip.Addr
+	// Prefix6 is the IPv6 prefix radvd advertises on the LAN every 3–4 s
+	// (and in answer to router solicitations).
+	Prefix6 netip.Prefix
+	// Router6 is the router's global IPv6 address in Prefix6 (the
+	// prefix's first address); it answers pings.
+	Router6 netip.Addr
 
 	impl networkImpl
 }

@@ -30,19 +30,22 @@ const maxIfname = 15
 
 // networkImpl holds what Close undoes.
 type networkImpl struct {
-	names   []string // namespaces created, in creation order
-	links   []string // links created in a shared Netns, in creation order
-	dir     string   // udhcpd's config, leases and pid file
-	udhcpd  *child.Process
-	log     *child.Tail
-	shared  string // the caller's host-side namespace (NetworkConfig.Netns)
-	closeMu sync.Mutex
-	closed  bool
+	names    []string // namespaces created, in creation order
+	links    []string // links created in a shared Netns, in creation order
+	dir      string   // udhcpd's config, leases and pid file
+	udhcpd   *child.Process
+	log      *child.Tail
+	radvd    *child.Process
+	radvdLog *child.Tail
+	shared   string // the caller's host-side namespace (NetworkConfig.Netns)
+	closeMu  sync.Mutex
+	closed   bool
 }
 
-// NewNetwork creates the LAN: namespaces, veth pair, router address and a
-// running DHCP server, ready to answer when it returns. It needs root,
-// iproute2's ip and busybox. On error nothing is left behind.
+// NewNetwork creates the LAN: namespaces, veth pair, router addresses, a
+// running DHCP server and a router advertisement daemon (radvd) for the
+// IPv6 prefix, ready to answer when it returns. It needs root, iproute2's
+// ip, busybox and radvd. On error nothing is left behind.
 func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error) {
 	if cfg == nil {
 		cfg = &NetworkConfig{}
@@ -55,6 +58,14 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 		return nil, fmt.Errorf("lab: subnet %s is not an IPv4 /24", subnet)
 	}
 	subnet = subnet.Masked()
+	p6 := cfg.Prefix6
+	if !p6.IsValid() {
+		p6 = prefix6(subnet)
+	}
+	if !p6.Addr().Is6() || p6.Addr().Is4In6() || p6.Bits() != 64 {
+		return nil, fmt.Errorf("lab: IPv6 prefix %s is not an IPv6 /64", p6)
+	}
+	p6 = p6.Masked()
 	base := subnet.Addr().As4()
 	router := base
 	router[3] = 1
@@ -86,10 +97,12 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 	rand.Read(b[:])
 	id := prefix + hex.EncodeToString(b[:])
 	n := &Network{
-		Parent: parent,
-		Peer:   peer,
-		Bridge: cfg.Bridge,
-		Subnet: subnet,
+		Parent:  parent,
+		Peer:    peer,
+		Bridge:  cfg.Bridge,
+		Subnet:  subnet,
+		Prefix6: p6,
+		Router6: p6.Addr().Next(),
 	}
 	n.Router = netip.AddrFrom4(router)
 	defer func() {
@@ -125,6 +138,12 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 	if err := ip(ctx, "-n", lan, "link", "set", "lo", "up"); err != nil {
 		return nil, err
 	}
+	// The router: no DAD (radvd can send at once), forwarding on (radvd
+	// warns without it). A link moved into the namespace takes its
+	// defaults.
+	if err := sysctl(ctx, busybox, lan, "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.forwarding=1"); err != nil {
+		return nil, err
+	}
 	// addLink creates a link in the host-side namespace and records it
 	// for Close (which deletes it when the namespace is the caller's).
 	addLink := func(name string, args ...string) error {
@@ -151,9 +170,13 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 			}
 		}
 	}
+	if err := noHostIPv6(ctx, busybox, upn, cfg.Netns == "", parent, cfg.Bridge); err != nil {
+		return nil, err
+	}
 	for _, args := range [][]string{
 		{"-n", upn, "link", "set", parent, "up"},
 		{"-n", lan, "addr", "add", n.Router.String() + "/24", "dev", peer},
+		{"-n", lan, "addr", "add", n.Router6.String() + "/64", "dev", peer, "nodad"},
 		{"-n", lan, "link", "set", peer, "up"},
 	} {
 		if err := ip(ctx, args...); err != nil {
@@ -194,6 +217,9 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 		return nil, fmt.Errorf("lab: start udhcpd: %w", err)
 	}
 	if err := n.waitDHCP(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.startRadvd(ctx, lan, peer, cfg.Stderr); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -271,6 +297,9 @@ func (n *Network) Close() error {
 	var errs []error
 	if n.impl.udhcpd != nil {
 		n.impl.udhcpd.Kill()
+	}
+	if n.impl.radvd != nil {
+		n.impl.radvd.Kill()
 	}
 	// A fresh context: cleanup must run after the caller's is cancelled.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

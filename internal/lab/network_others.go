@@ -30,5 +30,8 @@ func (n *Network) Links(ctx context.Context, typ string) ([]string, error) {
 // Log returns "".
 func (n *Network) Log() string { return "" }
 
+// RALog returns "".
+func (n *Network) RALog() string { return "" }
+
 // Close does nothing.
 func (n *Network) Close() error { return nil }

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	benchtable [-parts plan,qmp,apply,scale,guest,throughput,stacks,datapath] [-apply N] [-vms N] …
+//	benchtable [-parts plan,qmp,apply,scale,guest,throughput,stacks,datapath,slaac] [-apply N] [-vms N] …
 package main
 
 import (
@@ -31,6 +31,7 @@ func main() {
 	flag.IntVar(&o.DatapathCycles, "dp-cycles", 0, "datapath part: bridge→direct→bridge→bridge→bridge cycles per datapath (0: default 25)")
 	flag.IntVar(&o.DatapathTrials, "dp-trials", 0, "datapath part: TCP transfers each way per datapath (0: default 5)")
 	flag.IntVar(&o.DatapathMiB, "dp-mib", 0, "datapath part: MiB per TCP transfer (0: default 8)")
+	flag.IntVar(&o.SlaacTrials, "slaac-trials", 0, "slaac part: moves each way per guest (0: default 2)")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
 	o.Parts = strings.Split(*parts, ",")
