@@ -27,11 +27,13 @@ import (
 // QEMU; a tap-datapath NIC's plumbing is read from the host again (a
 // netlink dump: no QMP). The plan is checked before any of its steps
 // runs: PlanUpdate sends `info network` to QEMU first, without waiting for
-// it, and Apply queues the plan's first QMP command behind it (QEMU runs
-// the two in order, so the check sees QEMU as that command finds it) and
-// only then collects the reply. QEMU reads the check while nicplug plans,
-// and no round trip is spent on the check alone. If QEMU does
-// not show what the VM knows — another client changed a netdev — the first
+// it, and Apply queues the plan's first QMP command behind it (QEMU runs a
+// monitor's commands in order) and only then collects the reply. QEMU
+// reads the check while nicplug plans, and no round trip is spent on the
+// check alone. The check shows QEMU as PlanUpdate found it, as the
+// read-back a plan was computed from always did: what another client
+// changes between PlanUpdate and Apply is seen by the next plan. If QEMU
+// does not show what the VM knows — another client changed a netdev — the first
 // command is undone, nothing else runs, and the plan fails with an error
 // matching [ErrStalePlan]; [VM.UpdateDevice] then plans once more from a
 // full read-back. A plan with nothing to do is checked at once, with `info

@@ -27,6 +27,7 @@ type recMon struct {
 	mu       sync.Mutex
 	cmds     []string
 	failNext string
+	started  *qmp.Call // the last command started
 }
 
 func (m *recMon) Execute(ctx context.Context, cmd string, args any, files ...*os.File) (json.RawMessage, error) {
@@ -46,10 +47,12 @@ func (m *recMon) Execute(ctx context.Context, cmd string, args any, files ...*os
 // Start records a started command as "start:<name>" and passes it
 // through.
 func (m *recMon) Start(ctx context.Context, cmd string, args any) (*qmp.Call, error) {
+	c, err := m.mon.(*qmp.Client).Start(ctx, cmd, args)
 	m.mu.Lock()
 	m.cmds = append(m.cmds, "start:"+cmd)
+	m.started = c
 	m.mu.Unlock()
-	return m.mon.(*qmp.Client).Start(ctx, cmd, args)
+	return c, err
 }
 
 // take returns the commands recorded since the last take.
@@ -165,10 +168,12 @@ func TestIntegrationKnownState(t *testing.T) {
 	apply("cleanup", plan("after another client's netdev_add", none, append([]string{check}, full...), nicplug.KindCleanup), "")
 	apply("noop", plan("after the cleanup", none, []string{check}, nicplug.KindNoop), "")
 
-	// The check fails after the pipelined first command ran: it is
-	// undone. QEMU keeps only the other client's backend.
-	p := plan("plug", user, []string{check}, nicplug.KindPlug)
+	// The check fails after the first command, queued behind it, ran: it
+	// is undone. QEMU keeps only the other client's backend. (The check
+	// shows QEMU as PlanUpdate found it: the other client changes it
+	// before.)
 	addStray()
+	p := plan("plug", user, []string{check}, nicplug.KindPlug)
 	if err := vm.Apply(ctx, p); !errors.Is(err, nicplug.ErrStalePlan) || !strings.Contains(err.Error(), "QEMU changed") {
 		t.Fatalf("apply of a plug QEMU changed under: %v, want a stale plan", err)
 	}
@@ -199,6 +204,14 @@ func TestIntegrationKnownState(t *testing.T) {
 	}
 	apply("plug", plan("plug after a failed plug", user, full, nicplug.KindPlug), "")
 	plan("re-plug", user, []string{check}, nicplug.KindNoop)
+
+	// A plan never applied leaves its check with QEMU: Close collects the
+	// reply, so that QEMU 10.0 cannot hand it to the next client.
+	plan("unplug never applied", none, []string{check}, nicplug.KindUnplug)
+	vm.Close()
+	if rec.started == nil || !rec.started.Done() {
+		t.Error("Close returned with the check of an unapplied plan still due")
+	}
 }
 
 // TestIntegrationFaultsAtCheck breaks the check a plan computed from what

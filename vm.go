@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -94,6 +95,9 @@ type VM struct {
 	epoch uint64
 	// closed is set by Close.
 	closed bool
+	// checks are the checks PlanUpdate started whose reply may still be
+	// due (see Close).
+	checks []*qmp.Call
 }
 
 // ErrStalePlan is returned by [VM.Apply] for a plan computed before another
@@ -310,6 +314,9 @@ func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 		basis, pending = nil, nil
 	}
 	p.basis, p.check = basis, pending
+	if pending != nil {
+		v.checks = append(slices.DeleteFunc(v.checks, (*qmp.Call).Done), pending)
+	}
 	v.own(p, func(v *VM) {
 		v.dom = next
 		v.links[want.Device] = want.LinkUp
@@ -516,5 +523,20 @@ func (v *VM) Close() error {
 		return nil
 	}
 	v.closed = true
+	// A check that PlanUpdate started for a plan never applied is still
+	// with QEMU: collect its reply first (briefly), or QEMU 10.0 hands it
+	// to the monitor's next client.
+	ctx, cancel := context.WithTimeout(context.Background(), closeDrainTimeout)
+	defer cancel()
+	for _, c := range v.checks {
+		if !c.Done() {
+			c.Wait(ctx)
+		}
+	}
+	v.checks = nil
 	return v.closer.Close()
 }
+
+// closeDrainTimeout bounds how long [VM.Close] waits for the replies to
+// checks nobody collected.
+const closeDrainTimeout = time.Second

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -45,6 +46,10 @@ type Client struct {
 	// lastNoise is the start of the last one; guarded by mu.
 	noise     uint64
 	lastNoise string
+	// fence is the id of the handshake's qmp_capabilities while its reply
+	// is due, 0 after: every reply before it is a previous client's (see
+	// [New]). Guarded by mu.
+	fence uint64
 	// cause is the first reason recorded for closing the connection;
 	// guarded by mu.
 	cause error
@@ -110,11 +115,40 @@ func New(ctx context.Context, conn *net.UnixConn, cfg *Config) (*Client, error) 
 	if cfg != nil && len(cfg.Enable) > 0 {
 		args = map[string]any{"enable": cfg.Enable}
 	}
-	if _, err := c.Execute(ctx, "qmp_capabilities", args); err != nil {
+	if err := c.handshake(ctx, args); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// handshake runs qmp_capabilities under a random id that fences off what
+// a previous client left behind. QEMU 10.0 hands the reply to a command
+// still running when its client went away to the monitor's next client
+// (7.2 drops it): before the greeting or after it, before the reply to
+// anything the new client sent, and with the old client's id, which may
+// well be one this client uses too. Every reply before the fence's is such
+// a leftover and is discarded.
+func (c *Client) handshake(ctx context.Context, args any) error {
+	const command = "qmp_capabilities"
+	msg, err := encodeCommand(command, args)
+	if err != nil {
+		return &OpError{Op: command, Err: err}
+	}
+	call := &Call{c: c, command: command, ch: make(chan reply, 1), id: rand.Uint64()>>1 | 1<<62}
+	c.mu.Lock()
+	if c.pending == nil {
+		c.mu.Unlock()
+		return &OpError{Op: command, Err: c.closedErr()}
+	}
+	c.fence = call.id
+	c.pending[call.id] = call.ch
+	c.mu.Unlock()
+	if err := c.write(ctx, appendID(msg, call.id), nil); err != nil {
+		return &OpError{Op: command, Err: err}
+	}
+	_, err = call.Wait(ctx)
+	return err
 }
 
 // Version returns the QEMU version from the greeting.

@@ -82,7 +82,7 @@ func TestDialGreetingErrors(t *testing.T) {
 		},
 		{
 			name:   "not a greeting",
-			server: func(fc *fakeConn) { fc.send(`{"return": {}}`) },
+			server: func(fc *fakeConn) { fc.send(`{"event": "SHUTDOWN"}`) },
 			want:   "not a QMP greeting", wantIs: qmp.ErrClosed,
 		},
 		{

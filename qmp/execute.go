@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"sync/atomic"
 )
 
 // Execute runs one QMP command and returns its "return" value.
@@ -44,6 +45,7 @@ type Call struct {
 	id          uint64
 	ch          chan reply
 	noiseBefore uint64
+	waited      atomic.Bool
 }
 
 // Start sends one command, as [Client.Execute] does, and returns once it
@@ -103,10 +105,25 @@ func (c *Client) start(ctx context.Context, command string, args any, files []*o
 	return call, nil
 }
 
+// Done reports whether Wait returned already or would return at once: the
+// reply arrived, or the connection closed.
+func (call *Call) Done() bool {
+	if call.waited.Load() || len(call.ch) > 0 {
+		return true
+	}
+	select {
+	case <-call.c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Wait returns the command's "return" value, or its error, as
 // [Client.Execute] does; when ctx ends first, the late reply is discarded.
 // Call it once.
 func (call *Call) Wait(ctx context.Context) (json.RawMessage, error) {
+	defer call.waited.Store(true)
 	c := call.c
 	select {
 	case r := <-call.ch:

@@ -49,6 +49,10 @@ func (c *Client) readLoop() {
 			c.noteNoise(line)
 			continue
 		}
+		if !greeted && m.QMP == nil && (m.Return != nil || m.Error != nil) {
+			c.log.Warn("qmp: discarding a reply left over from the monitor's previous client", "line", truncate(line))
+			continue
+		}
 		if !greeted {
 			if m.QMP == nil {
 				c.shutdown(fmt.Errorf("bad greeting: not a QMP greeting: %.80q", line))
@@ -80,6 +84,14 @@ func (c *Client) dispatchReply(m *message, line []byte) {
 		return
 	}
 	c.mu.Lock()
+	if c.fence != 0 {
+		if id != c.fence {
+			c.mu.Unlock()
+			c.log.Warn("qmp: discarding a reply left over from the monitor's previous client", "line", truncate(line))
+			return
+		}
+		c.fence = 0
+	}
 	ch, ok := c.pending[id]
 	if ok {
 		delete(c.pending, id) // the id is free for reuse from now on
