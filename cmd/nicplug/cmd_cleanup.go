@@ -60,7 +60,7 @@ func runCleanup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// A forgotten (or wrong) --netns must not pass for a clean host.
-	l, ok := findElsewhere(ctx, "", *netns, vm, "")
+	l, ok := findElsewhere(ctx, "", *netns, vm, "", "")
 	switch {
 	case ok && len(deleted) > 0:
 		fmt.Fprintf(e.stderr, "nicplug: cleanup: warning: VM %s also has %s (NIC %s) in network namespace %s: run cleanup again with --netns %s\n",

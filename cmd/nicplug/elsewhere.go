@@ -15,13 +15,14 @@ import (
 const maxScannedNetns = 256
 
 // findElsewhere looks for a host device nicplug created for NIC nic of VM
-// vm (any NIC when nic is "") in the network namespaces other than the
+// vm (any NIC when nic is "", only the one named link when link is not
+// "") in the network namespaces other than the
 // command's (--netns), where a command that forgot --netns, or gave the
 // wrong one, cannot see it: first those recorded beside monitor socket
 // sock (SOCK.nicplug-links, when sock is not ""), then every namespace
 // named under /run/netns (at most maxScannedNetns), then the initial one.
 // It returns the first device found, with a path to its namespace.
-func findElsewhere(ctx context.Context, sock, netns, vm, nic string) (recordedLink, bool) {
+func findElsewhere(ctx context.Context, sock, netns, vm, nic, link string) (recordedLink, bool) {
 	here, err := netnsID(netns)
 	if err != nil {
 		return recordedLink{}, false
@@ -53,7 +54,7 @@ func findElsewhere(ctx context.Context, sock, netns, vm, nic string) (recordedLi
 			continue // gone meanwhile, or not a network namespace
 		}
 		for _, o := range owned {
-			if nic == "" || o.Owner.NIC == nic {
+			if (nic == "" || o.Owner.NIC == nic) && (link == "" || o.Name == link) {
 				return recordedLink{VM: vm, NIC: o.Owner.NIC, Link: o.Name, Netns: p, Dev: id.dev, Ino: id.ino}, true
 			}
 		}
@@ -70,7 +71,7 @@ func tapElsewhere(ctx context.Context, cf *connFlags, err error) error {
 	if !errors.As(err, &tm) {
 		return err
 	}
-	if l, ok := findElsewhere(ctx, cf.qmp, cf.netns, tm.VM, tm.Device); ok {
+	if l, ok := findElsewhere(ctx, cf.qmp, cf.netns, tm.VM, tm.Device, tm.Tap); ok {
 		self, _ := netnsID("")
 		return elsewhereError(l, self)
 	}
@@ -84,7 +85,7 @@ func elsewhereHint(ctx context.Context, cf *connFlags, vm, nic string) string {
 	if vm == "" {
 		return ""
 	}
-	l, ok := findElsewhere(ctx, cf.qmp, cf.netns, vm, nic)
+	l, ok := findElsewhere(ctx, cf.qmp, cf.netns, vm, nic, "")
 	if !ok {
 		return ""
 	}

@@ -260,14 +260,18 @@ func unknownLinks(sock string) []string {
 }
 
 // warnMissing warns about the host links plan p expected but the host did
-// not list: the plan deletes nothing for them.
-func warnMissing(e *env, cf *connFlags, p *nicplug.Plan) {
+// not list: the plan deletes nothing for them. It says where each is when
+// nicplug finds it in another namespace, and that it is gone otherwise.
+func warnMissing(ctx context.Context, e *env, cf *connFlags, p *nicplug.Plan) {
 	where := "the current network namespace"
 	if cf.netns != "" {
 		where = "network namespace " + cf.netns
 	}
 	for _, l := range p.Missing {
-		fmt.Fprintf(e.stderr, "nicplug: warning: host link %s of NIC %s was not found in %s: nothing deleted; "+
-			"if it lives in another namespace, run the update again with that --netns to remove it\n", l, p.Device, where)
+		hint := "it is in no other named network namespace (/run/netns) nor the initial one: it was deleted, or lives in an unnamed namespace"
+		if o, ok := findElsewhere(ctx, cf.qmp, cf.netns, p.VM, p.Device, l); ok {
+			hint = "it is in network namespace " + o.Netns + ": run the update again with --netns " + o.Netns + " to remove it"
+		}
+		fmt.Fprintf(e.stderr, "nicplug: warning: host link %s of NIC %s was not found in %s: nothing deleted; %s\n", l, p.Device, where, hint)
 	}
 }

@@ -57,7 +57,7 @@ func TestIntegrationForgottenNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout, stderr := mustRun(t, 0, "update", "--qmp", sock, "--domain", dom, "testdata/iface-none.xml")
-	if want := "nicplug: warning: host link " + mvt + " of NIC net0 was not found in the current network namespace: nothing deleted"; !strings.Contains(stderr, want) {
+	if want := "nicplug: warning: host link " + mvt + " of NIC net0 was not found in the current network namespace: nothing deleted; it is in network namespace " + ns + ": run the update again with --netns " + ns + " to remove it\n"; !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q, want %q", stderr, want)
 	}
 	if want := "  missing host link " + mvt + ": not in the host's network namespace, nothing deleted\n"; !strings.Contains(stdout, want) || strings.Contains(stdout, "delete-link") {
