@@ -22,7 +22,7 @@ type scanned struct {
 	badPort string
 	// dup is a child element libvirt takes once (the first) that occurs
 	// more than once ("" if none): libvirtxml would merge them.
-	dup string
+	dup  string
 	seen map[string]bool
 }
 
