@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -79,5 +80,26 @@ func TestIntegrationForgottenNetns(t *testing.T) {
 	}
 	if _, err := os.Stat(sock + recordSuffix); !os.IsNotExist(err) {
 		t.Errorf("record left behind with nothing to record: %v", err)
+	}
+}
+
+// TestRecordBounded: a record beside the socket that is a symlink (to
+// /dev/zero here), or larger than 1 MiB, is refused at once instead of
+// read without end.
+func TestRecordBounded(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "qmp.sock")
+	if err := os.Symlink("/dev/zero", sock+recordSuffix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadRecord(sock); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Errorf("record symlinked to /dev/zero: %v", err)
+	}
+	os.Remove(sock + recordSuffix)
+	if err := os.WriteFile(sock+recordSuffix, make([]byte, maxRecordSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadRecord(sock); err == nil || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Errorf("record of 1 MiB + 1: %v", err)
 	}
 }
