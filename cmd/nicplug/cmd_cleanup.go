@@ -33,6 +33,9 @@ func runCleanup(ctx context.Context, e *env, args []string) error {
 	if err := checkName(*name); err != nil {
 		return err
 	}
+	if err := checkNetns(*netns); err != nil {
+		return err
+	}
 	vm := *name
 	switch {
 	case len(pos) == 1 && vm != "":

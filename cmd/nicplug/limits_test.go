@@ -84,8 +84,9 @@ func TestInputLimits(t *testing.T) {
 }
 
 // TestSmallerInputDefects (issue 13, item 6): IPv6 socket addresses, bad
-// ports, --save false, bad VM names, a MAC of zero, a second <source>, all
-// refused before QEMU is contacted.
+// ports, --save false, bad VM names, a MAC of zero, a second <source>, a
+// --netns that is no network namespace, all refused before QEMU is
+// contacted (exit 2).
 func TestSmallerInputDefects(t *testing.T) {
 	const td = "testdata/"
 	longName := strings.Repeat("n", 300)
@@ -123,6 +124,14 @@ func TestSmallerInputDefects(t *testing.T) {
 		// MAC, and a second <source> was merged into the first.
 		{name: "zero mac", args: []string{"qemu-args", zeroMAC}, code: 2,
 			stderr: `domain: interface net0: mac address "00:00:00:00:00:00" is all zeros: a NIC needs a unicast address`},
+		{name: "netns a regular file", args: []string{"update", "--qmp", "/nonexistent.sock", "--netns", "/etc/passwd", td + "iface-user.xml"}, code: 2,
+			stderr: "nicplug: update: --netns /etc/passwd is not a network namespace ("},
+		{name: "netns of another kind", args: []string{"show", "--qmp", "/nonexistent.sock", "--netns", "/proc/self/ns/mnt"}, code: 2,
+			stderr: "nicplug: show: --netns /proc/self/ns/mnt is another kind of namespace, not a network namespace"},
+		{name: "netns missing", args: []string{"cleanup", "--name", "x", "--netns", "/nonexistent"}, code: 2,
+			stderr: "nicplug: cleanup: --netns /nonexistent: no such file or directory"},
+		{name: "netns missing, qemu-args", args: []string{"qemu-args", "--netns", "/nonexistent", td + "domain.xml"}, code: 2,
+			stderr: "nicplug: qemu-args: --netns /nonexistent: no such file or directory"},
 		{name: "two sources", args: []string{"plan", "--from", td + "domain.xml", twoSources}, code: 2,
 			stderr: "domain: interface: more than one <source> element: give one"},
 	})
