@@ -118,56 +118,55 @@ func actionName(a Action) string {
 
 // rollback runs the undos of done in reverse, then closes unconsumed fd
 // names. Each kind of undo has a budget of its own, with a context that
-// ignores ctx's cancellation: QMP undos share the undo timeout, and host
-// undos get the host undo timeout from the first one on, so that a monitor
-// that hangs (a stopped QEMU) never starves the removal of host devices.
+// ignores ctx's cancellation: QMP undos share the undo timeout, host
+// undos the host undo timeout, each counting only the time spent in
+// undos of its kind, so that a monitor that hangs (a stopped QEMU) never
+// starves the removal of host devices, even when QMP and host undos
+// alternate (the tap datapath's set_link between its host steps).
 func (e *executor) rollback(ctx context.Context, done []Step, rs *runState) error {
-	b := &undoBudget{parent: context.WithoutCancel(ctx), qmp: e.undoTimeout, host: e.hostUndoTimeout}
-	defer b.cancel()
+	b := &undoBudget{parent: context.WithoutCancel(ctx), left: map[ActionType]time.Duration{
+		ActionQMP: e.undoTimeout, ActionHost: e.hostUndoTimeout}}
 	var errs []error
 	for i := len(done) - 1; i >= 0; i-- {
 		for _, u := range done[i].Undo {
-			if err := e.run(b.context(u), u, rs); err != nil {
+			uctx, end := b.context(u)
+			err := e.run(uctx, u, rs)
+			end()
+			if err != nil {
 				errs = append(errs, fmt.Errorf("undo of step %d (%s): %w", done[i].Num, actionName(u), err))
 				e.log.Warn("nicplug: undo failed", "step", done[i].Num, "action", u.String(), "err", err)
 				break // the rest of this step's undo depends on this action
 			}
 		}
 	}
-	if err := e.closePassed(b.context(Action{Type: ActionQMP}), rs); err != nil {
+	cctx, end := b.context(Action{Type: ActionQMP})
+	defer end()
+	if err := e.closePassed(cctx, rs); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// undoBudget hands out the contexts of a rollback's undos: one deadline
-// for QMP undos, started with the rollback, and one for host undos,
-// started with the first host undo.
+// undoBudget hands out the contexts of a rollback's undos: the undos of
+// one kind (QMP; host, and the waits with them) share a budget, and each
+// gets what its kind has left, which only its kind's undos use up.
 type undoBudget struct {
-	parent           context.Context
-	qmp, host        time.Duration
-	qmpCtx, hostCtx  context.Context
-	qmpStop, hostEnd context.CancelFunc
+	parent context.Context
+	left   map[ActionType]time.Duration
 }
 
-func (b *undoBudget) context(a Action) context.Context {
-	if a.Type == ActionHost {
-		if b.hostCtx == nil {
-			b.hostCtx, b.hostEnd = context.WithTimeout(b.parent, b.host)
-		}
-		return b.hostCtx
+// context returns the context of undo a and the function to call once
+// it is done, which charges its time to its kind.
+func (b *undoBudget) context(a Action) (context.Context, func()) {
+	kind := ActionQMP
+	if a.Type != ActionQMP {
+		kind = ActionHost
 	}
-	if b.qmpCtx == nil {
-		b.qmpCtx, b.qmpStop = context.WithTimeout(b.parent, b.qmp)
-	}
-	return b.qmpCtx
-}
-
-func (b *undoBudget) cancel() {
-	for _, c := range []context.CancelFunc{b.qmpStop, b.hostEnd} {
-		if c != nil {
-			c()
-		}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(b.parent, max(b.left[kind], 0))
+	return ctx, func() {
+		cancel()
+		b.left[kind] -= time.Since(start)
 	}
 }
 

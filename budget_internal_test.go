@@ -71,3 +71,39 @@ func TestRollbackHostBudget(t *testing.T) {
 		t.Errorf("host deletes %v, want %v", h.deletes, want)
 	}
 }
+
+// TestRollbackHostBudgetInterleaved: host and QMP undos alternate, as on
+// the tap datapath (host steps around a set_link): a QMP undo that hangs
+// through its whole budget between two host undos does not use up the
+// host's budget, which counts only the time spent in host undos.
+func TestRollbackHostBudgetInterleaved(t *testing.T) {
+	h := &deleteHost{}
+	e := &executor{mon: &stoppingMon{}, host: h, log: slog.New(slog.DiscardHandler),
+		undoTimeout: 300 * time.Millisecond, hostUndoTimeout: 100 * time.Millisecond}
+	p := &Plan{VM: "vm", Steps: []Step{
+		{Num: 1, Phase: "prepare", Do: Action{Type: ActionHost, Op: OpCreateMacvtap, Link: "np1"},
+			Undo: []Action{{Type: ActionHost, Op: OpDeleteLink, Link: "np1"}}},
+		{Num: 2, Phase: "prepare", Do: qmpAction("netdev_add", "id", "x"), Undo: []Action{netdevDel("x")}},
+		{Num: 3, Phase: "prepare", Do: Action{Type: ActionHost, Op: OpCreateMacvtap, Link: "np2"},
+			Undo: []Action{{Type: ActionHost, Op: OpDeleteLink, Link: "np2"}}},
+		{Num: 4, Phase: "down", Do: setLink("net0", false), Undo: []Action{setLink("net0", true)}},
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := e.apply(ctx, p)
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != 4 {
+		t.Fatalf("apply: %v, want step 4 to time out", err)
+	}
+	if !strings.Contains(se.UndoErr.Error(), "undo of step 2 (qmp netdev_del)") || strings.Contains(se.UndoErr.Error(), "host") {
+		t.Errorf("rollback: %v, want only step 2's QMP undo to fail", se.UndoErr)
+	}
+	if want := []string{"np2 ctx=ok", "np1 ctx=ok"}; strings.Join(h.deletes, ",") != strings.Join(want, ",") {
+		t.Errorf("host deletes %v, want %v", h.deletes, want)
+	}
+	// Bounded all the same: the deadline, then each budget at most.
+	if took := time.Since(start); took > 50*time.Millisecond+300*time.Millisecond+100*time.Millisecond+200*time.Millisecond {
+		t.Errorf("apply took %v", took)
+	}
+}

@@ -35,8 +35,7 @@ func (tapPath) move(b *planBuilder, live NICState, cur, want Wiring) (*move, err
 		return nil, fmt.Errorf("nicplug: NIC %s is not peered with its fixed tap %s (peer %q): it was not started by nicplug",
 			want.Device, domain.TapNetdevIDFor(want.Device), live.Peer)
 	case t.Missing:
-		return nil, fmt.Errorf("nicplug: NIC %s: its fixed tap %s is not on the host in the network namespace looked in: it was deleted, or lives in another namespace (Config.Netns, --netns)",
-			want.Device, t.Name)
+		return nil, &TapMissingError{VM: vm, Device: want.Device, Tap: t.Name}
 	}
 	tap := t.Name
 	liveB, clean := t.Backend()

@@ -120,3 +120,18 @@ func markResolver(r domain.NetworkResolver) domain.NetworkResolver {
 		return b, err
 	}
 }
+
+// TapMissingError is a plan refused, before anything changed, because a
+// tap-datapath NIC's fixed tap is not on the host in the network namespace
+// looked in ([Config.Netns]): it was deleted, or lives in another
+// namespace.
+type TapMissingError struct {
+	// VM is the VM's name, Device the NIC's device id, Tap its fixed
+	// tap's name.
+	VM, Device, Tap string
+}
+
+func (e *TapMissingError) Error() string {
+	return fmt.Sprintf("nicplug: NIC %s: its fixed tap %s is not on the host in the network namespace looked in: it was deleted, or lives in another namespace (Config.Netns)",
+		e.Device, e.Tap)
+}

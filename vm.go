@@ -53,9 +53,10 @@ type Config struct {
 	// [AttachRunning], and [VM.Interfaces] reports it unknown until then.
 	UnknownLinks []string
 	// HostUndoTimeout bounds the host part of a rollback (deleting the
-	// devices a failed plan created), counted from its first host undo:
-	// a monitor that hangs through UndoTimeout does not use it up. Zero
-	// means 10 s.
+	// devices a failed plan created), counting only the time host undos
+	// take: a monitor that hangs through UndoTimeout does not use it up,
+	// even between two host undos. UndoTimeout likewise counts only the
+	// QMP undos' time. Zero means 10 s.
 	HostUndoTimeout time.Duration
 }
 

@@ -20,6 +20,20 @@ type scanned struct {
 	// badPort is a port attribute of <source> or <source><local> that is
 	// not a decimal number ("" if none).
 	badPort string
+	// dup is a child element libvirt takes once (the first) that occurs
+	// more than once ("" if none): libvirtxml would merge them.
+	dup  string
+	seen map[string]bool
+}
+
+// singleChildren are the <interface> children libvirt reads once: a
+// second one is refused rather than merged into the first (libvirtxml) or
+// ignored (libvirt), which would plug the NIC into a network the XML does
+// not plainly say.
+var singleChildren = map[string]bool{
+	"source": true, "mac": true, "model": true, "driver": true, "target": true, "alias": true,
+	"link": true, "vlan": true, "mtu": true, "boot": true, "rom": true, "address": true,
+	"virtualport": true, "bandwidth": true, "backend": true,
 }
 
 // scanInterfaces walks data with encoding/xml and returns, in document
@@ -59,8 +73,20 @@ func scanInterfaces(data []byte, path []string) (root string, out []scanned, err
 				}
 				out = append(out, s)
 			}
-			if t.Name.Local == "source" && len(stack) == len(path)+1 && matchPath(stack[:len(path)], path) {
-				out[len(out)-1].hasSource = true
+			if len(stack) == len(path)+1 && matchPath(stack[:len(path)], path) {
+				s := &out[len(out)-1]
+				if t.Name.Local == "source" {
+					s.hasSource = true
+				}
+				if singleChildren[t.Name.Local] {
+					if s.seen[t.Name.Local] && s.dup == "" {
+						s.dup = t.Name.Local
+					}
+					if s.seen == nil {
+						s.seen = map[string]bool{}
+					}
+					s.seen[t.Name.Local] = true
+				}
 			}
 			if inSource(stack, path) {
 				for _, a := range t.Attr {
@@ -232,6 +258,9 @@ func checkScanned(s scanned, dev string) error {
 	}
 	if s.badPort != "" {
 		return fmt.Errorf("domain: %s: %s: the port is not a number: want 1-65535", label(dev), s.badPort)
+	}
+	if s.dup != "" {
+		return fmt.Errorf("domain: %s: more than one <%s> element: give one", label(dev), s.dup)
 	}
 	return nil
 }

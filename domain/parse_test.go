@@ -21,6 +21,10 @@ func TestParseInterfaceErrors(t *testing.T) {
 		{"missing type", `<interface>` + mac1 + `</interface>`, "domain: interface: the type attribute is missing"},
 		{"null with source", `<interface type='null'>` + mac1 + `<source/></interface>`, "domain: interface: type 'null' takes no <source>"},
 		{"bad port", `<interface type='client'>` + mac1 + `<source address='192.0.2.1' port='70000'/></interface>`, "domain: interface: client port 70000 is out of range 1-65535"},
+		{"two sources", `<interface type='direct'>` + mac1 + `<source dev='eth0' mode='bridge'/><source dev='eth1' mode='vepa'/></interface>`, "domain: interface: more than one <source> element: give one"},
+		{"two macs", `<interface type='user'>` + mac1 + `<mac address='52:54:00:00:00:02'/></interface>`, "domain: interface: more than one <mac> element: give one"},
+		{"two drivers", `<interface type='user'>` + mac1 + `<driver queues='2'/><driver queues='4'/></interface>`, "domain: interface: more than one <driver> element: give one"},
+		{"zero mac", `<interface type='user'><mac address='00:00:00:00:00:00'/></interface>`, "domain: interface: mac address \"00:00:00:00:00:00\" is all zeros: a NIC needs a unicast address"},
 		{"no identity", `<interface type='user'/>`, "domain: interface has neither <mac address=…/> nor <alias name=…/>: nothing to match it with"},
 	}
 	for _, tt := range tests {

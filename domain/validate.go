@@ -51,6 +51,10 @@ func parseMAC(s string) (string, error) {
 	if hw[0]&1 != 0 {
 		return "", fmt.Errorf("mac address %q is multicast: a NIC needs a unicast address", s)
 	}
+	if string(hw) == "\x00\x00\x00\x00\x00\x00" {
+		// QEMU would silently give the NIC 52:54:00:12:34:56 instead.
+		return "", fmt.Errorf("mac address %q is all zeros: a NIC needs a unicast address", s)
+	}
 	return hw.String(), nil
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/backend"
 	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/qmp"
 )
 
 // afterFailedRollback runs when an update failed and so did its rollback
@@ -28,6 +30,10 @@ func afterFailedRollback(ctx context.Context, vm *nicplug.VM, p *nicplug.Plan, d
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), afterBudget)
 	defer cancel()
 	ifs, err := vm.Interfaces(rctx)
+	if err != nil && errors.Is(err, qmp.ErrClosed) && errors.Is(err, io.EOF) {
+		// QEMU closed the monitor: it exited (or was killed).
+		return note("QEMU closed its monitor (%v): if it exited, delete the VM's host devices with 'nicplug cleanup'", err)
+	}
 	if err != nil {
 		if domPath == "" {
 			return note("QEMU did not answer a read-back (%v): check with 'nicplug show' once it does", err)

@@ -14,7 +14,10 @@ taps of its tap-datapath NICs (made by 'nicplug qemu-args'), the macvlans,
 macvtaps and bridge taps of its backends, and the redirect an ethernet
 backend's interface has to a fixed tap. Run it after the VM's QEMU has
 exited: nothing checks that it has. The VM is named by DOMAIN.xml or
---name. Prints each device deleted.
+--name. Prints each device deleted. When it finds none in --netns but
+the VM has devices in another named namespace (/run/netns/*) or the
+initial one, it deletes nothing and fails (exit status 2) naming that
+namespace; after deleting some, it warns about those left elsewhere.
 `
 
 func runCleanup(ctx context.Context, e *env, args []string) error {
@@ -28,6 +31,9 @@ func runCleanup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := checkName(*name); err != nil {
+		return err
+	}
+	if err := checkNetns(*netns); err != nil {
 		return err
 	}
 	vm := *name
@@ -53,5 +59,22 @@ func runCleanup(ctx context.Context, e *env, args []string) error {
 	for _, l := range deleted {
 		fmt.Fprintf(e.stdout, "deleted %s\n", l)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// A forgotten (or wrong) --netns must not pass for a clean host.
+	l, ok := findElsewhere(ctx, "", *netns, vm, "", "")
+	switch {
+	case ok && len(deleted) > 0:
+		fmt.Fprintf(e.stderr, "nicplug: cleanup: warning: VM %s also has %s (NIC %s) in network namespace %s: run cleanup again with --netns %s\n",
+			vm, l.Link, l.NIC, l.Netns, l.Netns)
+		return nil
+	case len(deleted) > 0:
+		return nil
+	case ok:
+		return usageErrorf("VM %s has no host device in this command's network namespace (--netns), but has %s (NIC %s) in network namespace %s: run it with --netns %s",
+			vm, l.Link, l.NIC, l.Netns, l.Netns)
+	}
+	fmt.Fprintf(e.stderr, "nicplug: cleanup: VM %s has no host device in this command's network namespace, nor in any named one (/run/netns) or the initial one: nothing to delete\n", vm)
+	return nil
 }

@@ -102,7 +102,7 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, []byte, error) {
 	vm, p, domXML, err := planLiveUnchecked(ctx, e, cf, pf, domPath, vmName, ifPath)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, tapElsewhere(ctx, cf, err)
 	}
 	if err := checkHostRecord(ctx, cf, vm.Name(), p); err != nil {
 		vm.Close()
@@ -190,6 +190,9 @@ func warnStale(ctx context.Context, e *env, vm *nicplug.VM, path string) {
 		want := vm.Domain().NICs[i].Backend()
 		if it.Backend == want || (want.IsNone() && it.BackendID == "") {
 			continue
+		}
+		if it.Datapath == domain.DatapathTap && it.Backend.Type == "" {
+			continue // not known (the tap is elsewhere, or half plumbed): the plan says
 		}
 		live := "no backend"
 		if it.BackendID != "" {

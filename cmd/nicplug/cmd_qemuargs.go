@@ -46,6 +46,9 @@ func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkNetns(*netns); err != nil {
+		return err
+	}
 	if err := nets.load(); err != nil {
 		return err
 	}

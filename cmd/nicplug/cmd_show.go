@@ -68,6 +68,9 @@ type nicRow struct {
 	// of an interrupted plan).
 	Tap         string `json:"tap,omitempty"`
 	PluggedInto string `json:"plugged_into,omitempty"`
+	// Elsewhere says, for a backend show could not name, where its host
+	// device is when --netns does not reach it.
+	Elsewhere string `json:"elsewhere,omitempty"`
 }
 
 // showOutput is show's whole output.
@@ -190,6 +193,7 @@ func showDomain(ctx context.Context, e *env, cf *connFlags, domXML []byte) (*sho
 		}
 		out.NICs = append(out.NICs, r)
 	}
+	hintRows(ctx, cf, vm.Name(), out.NICs)
 	return out, nil
 }
 
@@ -239,6 +243,7 @@ func showLive(ctx context.Context, e *env, cf *connFlags, vmName string) (*showO
 		}
 		out.NICs = append(out.NICs, r)
 	}
+	hintRows(ctx, cf, out.VM, out.NICs)
 	return out, nil
 }
 
@@ -268,14 +273,22 @@ func showXML(ctx context.Context, e *env, cf *connFlags, vmName string) error {
 		}
 		j := strings.LastIndex(text[:i], "\n") + 1
 		out.WriteString(text[:j])
-		if it.BackendID != "" && it.Backend.Type == "" {
+		tapUnknown := it.Datapath == domain.DatapathTap && it.Backend.Type == ""
+		if (it.BackendID != "" || tapUnknown) && it.Backend.Type == "" {
 			why := fmt.Sprintf("%s: a backend is attached (netdev %s, %s) that could not be recovered, so it reads type='none' here", it.Device, it.BackendID, it.Driver)
+			if tapUnknown {
+				why = fmt.Sprintf("%s: what its fixed tap %s is plugged into could not be read (the tap is not in this network namespace, or an interrupted plan left it half plumbed), so it reads type='none' here", it.Device, it.Tap)
+			}
 			if it.Driver == "tap" {
-				why += "; a host device nicplug created for it is found only in the network namespace it is in (--netns)"
+				if h := elsewhereHint(ctx, cf, vm.Name(), it.Device); h != "" {
+					why += "; " + h
+				} else {
+					why += "; a host device nicplug created for it is found only in the network namespace it is in (--netns)"
+				}
 			}
 			fmt.Fprintf(e.stderr, "nicplug: show: warning: %s\n", why)
 			// "--" may not appear inside an XML comment.
-			fmt.Fprintf(&out, "%s<!-- nicplug: %s -->\n", text[j:i], strings.ReplaceAll(why, "(--netns)", "(option netns)"))
+			fmt.Fprintf(&out, "%s<!-- nicplug: %s -->\n", text[j:i], strings.ReplaceAll(strings.ReplaceAll(why, "(--netns)", "(option netns)"), "--", "option "))
 		}
 		out.WriteString(text[j : i+len("<interface ")])
 		text = text[i+len("<interface "):]
@@ -341,6 +354,9 @@ func printShow(e *env, out *showOutput) error {
 		if r.Datapath == string(domain.DatapathTap) {
 			fmt.Fprintf(e.stdout, "%s: tap datapath, fixed tap %s plugged into %s\n", r.Device, dash(r.Tap), dash(r.PluggedInto))
 		}
+		if r.Elsewhere != "" {
+			fmt.Fprintf(e.stdout, "%s: backend unknown here: %s\n", r.Device, r.Elsewhere)
+		}
 		if len(r.Leftovers) > 0 {
 			fmt.Fprintf(e.stdout, "%s: leftovers of an interrupted plan (the next update removes them): %s\n",
 				r.Device, strings.Join(r.Leftovers, " "))
@@ -357,41 +373,4 @@ func printShow(e *env, out *showOutput) error {
 		fmt.Fprintln(e.stdout, "QEMU has no NIC")
 	}
 	return nil
-}
-
-// pluggedInto describes what a fixed tap is plugged into.
-func pluggedInto(t *nicplug.TapState) string {
-	p := t.Plug
-	var parts []string
-	if t.Missing {
-		return "nothing: the tap is not in this network namespace (--netns)"
-	}
-	if p.Master != "" {
-		s := "bridge " + p.Master
-		if p.VLAN != 0 {
-			s += fmt.Sprintf(" (vlan %d)", p.VLAN)
-		}
-		parts = append(parts, s)
-	}
-	if p.Redirect != "" {
-		s := "ethernet " + p.Redirect
-		if mv, ok := t.Macvlans[p.Redirect]; ok {
-			s = fmt.Sprintf("macvlan %s on %s (%s)", mv.Name, mv.Parent, mv.Mode)
-		}
-		if !p.Back {
-			s += " (one way only: an interrupted plan; the next update completes or removes it)"
-		}
-		parts = append(parts, s)
-	}
-	if len(parts) == 0 {
-		return "nothing"
-	}
-	return strings.Join(parts, " and ")
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

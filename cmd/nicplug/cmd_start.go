@@ -41,7 +41,7 @@ func runStart(ctx context.Context, e *env, args []string) error {
 	defer vm.Close()
 	p, err := vm.PlanStart(ctx)
 	if err != nil {
-		return err
+		return tapElsewhere(ctx, &cf, err)
 	}
 	if err := checkHostRecord(ctx, &cf, vm.Name(), p); err != nil {
 		return err

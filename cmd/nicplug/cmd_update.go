@@ -87,7 +87,7 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if err := printPlan(e, p, *jsonOut); err != nil {
 		return err
 	}
-	warnMissing(e, &cf, p)
+	warnMissing(ctx, e, &cf, p)
 	old := vm.Domain()
 	applyErr := applyRecorded(ctx, &cf, vm, p)
 	var se *nicplug.StepError

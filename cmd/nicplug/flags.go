@@ -142,6 +142,9 @@ func (c *connFlags) check(needQMP bool) error {
 	if c.timeout <= 0 {
 		return usageErrorf("--timeout must be positive, not %v", c.timeout)
 	}
+	if err := checkNetns(c.netns); err != nil {
+		return err
+	}
 	return c.nets.load()
 }
 

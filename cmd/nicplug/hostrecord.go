@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,7 +70,7 @@ func nameNetns(path string, id nsID) string {
 
 func loadRecord(sock string) (*hostRecord, error) {
 	r := &hostRecord{path: sidecarPath(sock, recordSuffix)}
-	b, err := os.ReadFile(r.path)
+	b, err := readRecord(r.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return r, nil
 	}
@@ -80,6 +81,32 @@ func loadRecord(sock string) (*hostRecord, error) {
 		return nil, fmt.Errorf("host device record %s: %w", r.path, err)
 	}
 	return r, nil
+}
+
+// maxRecordSize bounds the record file: 256 NICs' devices take ~100 KiB.
+const maxRecordSize = 1 << 20
+
+// readRecord reads the record at path: a regular file (never through a
+// symlink, a FIFO or a device someone put beside the socket) of at most
+// maxRecordSize bytes.
+func readRecord(path string) ([]byte, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s): remove it", path, fi.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
+	if err == nil && len(b) > maxRecordSize {
+		err = fmt.Errorf("%s is larger than 1 MiB, the limit: remove it", path)
+	}
+	return b, err
 }
 
 // save writes the record atomically (a fresh temporary file beside it,
@@ -260,14 +287,18 @@ func unknownLinks(sock string) []string {
 }
 
 // warnMissing warns about the host links plan p expected but the host did
-// not list: the plan deletes nothing for them.
-func warnMissing(e *env, cf *connFlags, p *nicplug.Plan) {
+// not list: the plan deletes nothing for them. It says where each is when
+// nicplug finds it in another namespace, and that it is gone otherwise.
+func warnMissing(ctx context.Context, e *env, cf *connFlags, p *nicplug.Plan) {
 	where := "the current network namespace"
 	if cf.netns != "" {
 		where = "network namespace " + cf.netns
 	}
 	for _, l := range p.Missing {
-		fmt.Fprintf(e.stderr, "nicplug: warning: host link %s of NIC %s was not found in %s: nothing deleted; "+
-			"if it lives in another namespace, run the update again with that --netns to remove it\n", l, p.Device, where)
+		hint := "it is in no other named network namespace (/run/netns) nor the initial one: it was deleted, or lives in an unnamed namespace"
+		if o, ok := findElsewhere(ctx, cf.qmp, cf.netns, p.VM, p.Device, l); ok {
+			hint = "it is in network namespace " + o.Netns + ": run the update again with --netns " + o.Netns + " to remove it"
+		}
+		fmt.Fprintf(e.stderr, "nicplug: warning: host link %s of NIC %s was not found in %s: nothing deleted; %s\n", l, p.Device, where, hint)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -57,7 +58,7 @@ func TestIntegrationForgottenNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout, stderr := mustRun(t, 0, "update", "--qmp", sock, "--domain", dom, "testdata/iface-none.xml")
-	if want := "nicplug: warning: host link " + mvt + " of NIC net0 was not found in the current network namespace: nothing deleted"; !strings.Contains(stderr, want) {
+	if want := "nicplug: warning: host link " + mvt + " of NIC net0 was not found in the current network namespace: nothing deleted; it is in network namespace " + ns + ": run the update again with --netns " + ns + " to remove it\n"; !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q, want %q", stderr, want)
 	}
 	if want := "  missing host link " + mvt + ": not in the host's network namespace, nothing deleted\n"; !strings.Contains(stdout, want) || strings.Contains(stdout, "delete-link") {
@@ -79,5 +80,26 @@ func TestIntegrationForgottenNetns(t *testing.T) {
 	}
 	if _, err := os.Stat(sock + recordSuffix); !os.IsNotExist(err) {
 		t.Errorf("record left behind with nothing to record: %v", err)
+	}
+}
+
+// TestRecordBounded: a record beside the socket that is a symlink (to
+// /dev/zero here), or larger than 1 MiB, is refused at once instead of
+// read without end.
+func TestRecordBounded(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "qmp.sock")
+	if err := os.Symlink("/dev/zero", sock+recordSuffix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadRecord(sock); err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Errorf("record symlinked to /dev/zero: %v", err)
+	}
+	os.Remove(sock + recordSuffix)
+	if err := os.WriteFile(sock+recordSuffix, make([]byte, maxRecordSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadRecord(sock); err == nil || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Errorf("record of 1 MiB + 1: %v", err)
 	}
 }

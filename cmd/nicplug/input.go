@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"os"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
@@ -13,9 +12,10 @@ import (
 
 // readFile reads an XML input file, at most domain.MaxDocumentSize bytes
 // of it (a larger file, or /dev/zero, is refused after reading that much);
-// failing is bad input.
+// failing is bad input. A FIFO nobody writes to reads as empty instead of
+// blocking the command for good (see openInput).
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openInput(path)
 	if err != nil {
 		return nil, usageError(err)
 	}

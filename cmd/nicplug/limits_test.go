@@ -84,11 +84,15 @@ func TestInputLimits(t *testing.T) {
 }
 
 // TestSmallerInputDefects (issue 13, item 6): IPv6 socket addresses, bad
-// ports, --save false, bad VM names, all refused before QEMU is contacted.
+// ports, --save false, bad VM names, a MAC of zero, a second <source>, a
+// --netns that is no network namespace, all refused before QEMU is
+// contacted (exit 2).
 func TestSmallerInputDefects(t *testing.T) {
 	const td = "testdata/"
 	longName := strings.Repeat("n", 300)
 	longDom := writeTemp(t, "long.xml", []byte("<domain type='qemu'><name>"+longName+"</name><devices/></domain>"))
+	zeroMAC := writeTemp(t, "zero-mac.xml", []byte("<domain type='qemu'><name>z</name><devices><interface type='none'><mac address='00:00:00:00:00:00'/></interface></devices></domain>"))
+	twoSources := writeTemp(t, "two-sources.xml", []byte("<interface type='direct'><mac address='52:54:00:0f:7d:ad'/><source dev='eth0' mode='bridge'/><source dev='eth1' mode='vepa'/><model type='virtio'/></interface>"))
 	runCases(t, []cliCase{
 		{name: "ipv6 plan", args: []string{"plan", "--from", td + "domain.xml", td + "iface-ipv6.xml"}, code: 2,
 			stderr: `nicplug: plan: testdata/iface-ipv6.xml: domain: interface: client address "::1" is an IPv6 address: QEMU's socket netdev takes IPv4 only`},
@@ -116,6 +120,20 @@ func TestSmallerInputDefects(t *testing.T) {
 			stderr: `testdata/domain-bad-name.xml: domain: the domain name "../etc" contains '/'`},
 		{name: "domain name too long", args: []string{"start", "--qmp", "/nonexistent.sock", longDom}, code: 2,
 			stderr: "is 300 bytes long, the limit is 64"},
+		// Found re-testing issue 13: QEMU gives a NIC of MAC 0 another
+		// MAC, and a second <source> was merged into the first.
+		{name: "zero mac", args: []string{"qemu-args", zeroMAC}, code: 2,
+			stderr: `domain: interface net0: mac address "00:00:00:00:00:00" is all zeros: a NIC needs a unicast address`},
+		{name: "netns a regular file", args: []string{"update", "--qmp", "/nonexistent.sock", "--netns", "/etc/passwd", td + "iface-user.xml"}, code: 2,
+			stderr: "nicplug: update: --netns /etc/passwd is not a network namespace ("},
+		{name: "netns of another kind", args: []string{"show", "--qmp", "/nonexistent.sock", "--netns", "/proc/self/ns/mnt"}, code: 2,
+			stderr: "nicplug: show: --netns /proc/self/ns/mnt is another kind of namespace, not a network namespace"},
+		{name: "netns missing", args: []string{"cleanup", "--name", "x", "--netns", "/nonexistent"}, code: 2,
+			stderr: "nicplug: cleanup: --netns /nonexistent: no such file or directory"},
+		{name: "netns missing, qemu-args", args: []string{"qemu-args", "--netns", "/nonexistent", td + "domain.xml"}, code: 2,
+			stderr: "nicplug: qemu-args: --netns /nonexistent: no such file or directory"},
+		{name: "two sources", args: []string{"plan", "--from", td + "domain.xml", twoSources}, code: 2,
+			stderr: "domain: interface: more than one <source> element: give one"},
 	})
 }
 

@@ -70,7 +70,8 @@ func garbageAfterGreeting(c net.Conn) {
 // TestMonitorDefects (issue 13, item 6): a --qmp path that is a regular
 // file says "not a socket"; a monitor that answers garbage is reported as
 // such, with a quoted excerpt, not as a bare timeout; a monitor line beyond
-// the limit is reported. Nothing is left behind (no goroutine).
+// the limit is reported. Nothing is left behind (no goroutine, no lock
+// file beside a --qmp that is no socket).
 func TestMonitorDefects(t *testing.T) {
 	file := writeTemp(t, "qmp.sock", []byte("not a socket"))
 	garbage := fakeMonitor(t, garbageAfterGreeting)
@@ -102,6 +103,10 @@ func TestMonitorDefects(t *testing.T) {
 		{name: "huge line", args: []string{"show", "--qmp", huge}, code: 1,
 			stderr: "monitor sent a line longer than 16 MiB"},
 	})
+	// A --qmp that is no socket gets no lock file beside it.
+	if _, err := os.Stat(file + lockSuffix); !os.IsNotExist(err) {
+		t.Errorf("lock file beside a --qmp that is a regular file: %v", err)
+	}
 	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Errorf("%d goroutines after the commands, %d before", runtime.NumGoroutine(), before)

@@ -25,3 +25,6 @@ func netnsID(path string) (nsID, error) {
 	}
 	return nsID{}, fmt.Errorf("network namespace %s: %w", path, errors.ErrUnsupported)
 }
+
+// openInput opens an input file for reading.
+func openInput(path string) (*os.File, error) { return os.Open(path) }

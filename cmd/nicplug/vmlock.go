@@ -47,10 +47,11 @@ const lockPoll = 20 * time.Millisecond
 
 // lockVM takes the lock of the VM behind sock, waiting until ctx ends
 // for another command to release it.
-// A socket that does not exist gets no lock (and no lock file beside
-// it): there is no VM to serialize, and connecting reports the error.
+// A path that does not exist or is not a socket gets no lock (and no lock
+// file beside it: --qmp /etc/passwd must not create /etc/passwd.nicplug-lock):
+// there is no VM to serialize, and connecting reports the error.
 func lockVM(ctx context.Context, sock string) (*vmLock, error) {
-	if _, err := os.Stat(sock); errors.Is(err, os.ErrNotExist) {
+	if fi, err := os.Stat(sock); errors.Is(err, os.ErrNotExist) || (err == nil && fi.Mode().Type() != os.ModeSocket) {
 		return &vmLock{}, nil
 	}
 	path := lockPath(sock)
