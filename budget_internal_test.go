@@ -91,7 +91,7 @@ func TestRollbackHostBudgetInterleaved(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := e.apply(ctx, p)
+	err := e.apply(ctx, p, nil)
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != 4 {
 		t.Fatalf("apply: %v, want step 4 to time out", err)
