@@ -10,7 +10,7 @@ import (
 
 // The hub datapath: the NIC is peered for life with a port of its own hub
 // ("np.<dev>.nic"); a backend netdev joins the hub through a second port
-// ("<backend>.hp"). A move prepares the new backend standalone (host link,
+// ("np.<dev>.p<gen>"). A move prepares the new backend standalone (host link,
 // fd, getfd, netdev_add), swaps the hub ports while the link is down and
 // deletes the old backend after.
 

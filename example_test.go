@@ -24,7 +24,7 @@ func ExamplePlan_String() {
 	// Output:
 	// plan plug demo net0: 3 steps
 	//   1  prepare  qmp  netdev_add {"type":"user","id":"np.net0.b1.ha2530f8d"}   undo: netdev_del {"id":"np.net0.b1.ha2530f8d"}
-	//   2  attach   qmp  netdev_add {"type":"hubport","id":"np.net0.b1.ha2530f8d.hp","hubid":0,"netdev":"np.net0.b1.ha2530f8d"}   undo: netdev_del {"id":"np.net0.b1.ha2530f8d.hp"}
+	//   2  attach   qmp  netdev_add {"type":"hubport","id":"np.net0.p1","hubid":0,"netdev":"np.net0.b1.ha2530f8d"}   undo: netdev_del {"id":"np.net0.p1"}
 	//   3  up       qmp  set_link {"name":"net0","up":true}   undo: set_link {"name":"net0","up":false}
 }
 
@@ -35,7 +35,7 @@ func ExamplePlanner_Update() {
 	p := nicplug.Planner{VM: "demo"}
 	user := domain.Backend{Type: domain.TypeUser}
 	live := nicplug.NICState{Device: "net0", Peer: "np.net0.nic", Hub: 0, Backends: []nicplug.BackendState{
-		{ID: "np.net0.b1.ha2530f8d", Driver: "user", Port: "np.net0.b1.ha2530f8d.hp"},
+		{ID: "np.net0.b1.ha2530f8d", Driver: "user", Port: "np.net0.p1"},
 	}}
 	cur := nicplug.Wiring{Device: "net0", MAC: "52:54:00:0f:7d:ad", Backend: user, LinkUp: true}
 	want := cur

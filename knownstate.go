@@ -69,7 +69,9 @@ func addNetdev(ns *NICState, id backend.NetdevID, typ, netdev string, hub *int) 
 		return true
 	case backend.RoleBackendPort:
 		i := slices.IndexFunc(ns.Backends, func(b BackendState) bool { return b.ID == netdev })
-		if typ != "hubport" || hub == nil || *hub != ns.Hub || i < 0 || ns.Backends[i].Port != "" || id.Backend().String() != netdev {
+		peer, err := backend.ParseNetdevID(netdev)
+		if typ != "hubport" || hub == nil || *hub != ns.Hub || i < 0 || ns.Backends[i].Port != "" ||
+			err != nil || peer.Role != backend.RoleBackend || peer.Device != id.Device || peer.Gen != id.Gen {
 			return false
 		}
 		ns.Backends[i].Port = id.String()

@@ -19,7 +19,8 @@
 //
 //	np.<dev>.nic                   the NIC-side hub port (from package domain)
 //	np.<dev>.b<gen>.h<hash>        a backend netdev, generation gen
-//	np.<dev>.b<gen>.h<hash>.hp     the hub port joining that backend to the hub
+//	np.<dev>.p<gen>                the hub port joining that backend to the hub
+//	                               (an older nicplug: np.<dev>.b<gen>.h<hash>.hp)
 //	np.<dev>.b<gen>.h<hash>.fd<q>  the getfd name of its queue q
 //
 // hash is [SpecHash] of the backend's canonical spec, so the id alone tells

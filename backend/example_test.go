@@ -18,12 +18,12 @@ func ExampleParseNetdevID() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(back.Role, back.Device, back.Gen, back.Hash == backend.SpecHash(b))
+	fmt.Println(back.Role, back.Device, back.Gen)
 	// Output:
 	// np.net0.b3.h912e50de
-	// np.net0.b3.h912e50de.hp
+	// np.net0.p3
 	// np.net0.b3.h912e50de.fd0
-	// backend-port net0 3 true
+	// backend-port net0 3
 }
 
 func ExampleNetdevArgs() {
@@ -38,7 +38,7 @@ func ExampleNetdevArgs() {
 
 func ExampleParseInfoNetwork() {
 	out := "hub 0\r\n" +
-		" \\ np.net0.b1.ha2530f8d.hp: np.net0.b1.ha2530f8d: index=0,type=user,net=10.0.2.0,restrict=off\r\n" +
+		" \\ np.net0.p1: np.net0.b1.ha2530f8d: index=0,type=user,net=10.0.2.0,restrict=off\r\n" +
 		" \\ np.net0.nic: net0: index=0,type=nic,model=virtio-net-pci,macaddr=52:54:00:0f:7d:ad\r\n"
 	ni, err := backend.ParseInfoNetwork(out)
 	if err != nil {
@@ -50,6 +50,6 @@ func ExampleParseInfoNetwork() {
 		}
 	}
 	// Output:
-	// hub 0: np.net0.b1.ha2530f8d.hp -> np.net0.b1.ha2530f8d (user)
+	// hub 0: np.net0.p1 -> np.net0.b1.ha2530f8d (user)
 	// hub 0: np.net0.nic -> net0 (nic)
 }

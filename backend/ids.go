@@ -22,7 +22,8 @@ const (
 	RoleNICPort Role = iota + 1
 	// RoleBackend is a backend netdev "np.<dev>.b<gen>.h<hash>".
 	RoleBackend
-	// RoleBackendPort is the backend-side hub port "<backend>.hp".
+	// RoleBackendPort is the backend-side hub port "np.<dev>.p<gen>"
+	// (an older nicplug named it "<backend>.hp", still recognized).
 	RoleBackendPort
 	// RoleFD is a getfd name "<backend>.fd<q>".
 	RoleFD
@@ -75,7 +76,10 @@ func (id NetdevID) String() string {
 	case RoleBackend:
 		return fmt.Sprintf("%s%s.b%d.h%s", Prefix, id.Device, id.Gen, id.Hash)
 	case RoleBackendPort:
-		return id.Backend().String() + ".hp"
+		if id.Hash != "" {
+			return id.Backend().String() + ".hp" // as an older nicplug named it
+		}
+		return fmt.Sprintf("%s%s.p%d", Prefix, id.Device, id.Gen)
 	case RoleFD:
 		return fmt.Sprintf("%s.fd%d", id.Backend(), id.Queue)
 	case RoleTap:
@@ -90,11 +94,12 @@ func (id NetdevID) Backend() NetdevID {
 	return NetdevID{Device: id.Device, Role: RoleBackend, Gen: id.Gen, Hash: id.Hash}
 }
 
-// Port returns the backend-side hub port of a backend id.
+// Port returns the backend-side hub port of a backend id. It carries no
+// hash: a port is short, since QEMU reads every byte of every command that
+// names it, and what it joins to the hub is its peer, whose id has the
+// hash.
 func (id NetdevID) Port() NetdevID {
-	b := id.Backend()
-	b.Role = RoleBackendPort
-	return b
+	return NetdevID{Device: id.Device, Role: RoleBackendPort, Gen: id.Gen}
 }
 
 // FD returns the getfd name of queue q of a backend id.
@@ -125,6 +130,15 @@ func ParseNetdevID(s string) (NetdevID, error) {
 	}
 	if len(parts) == 2 && parts[1] == "tap" {
 		id.Role = RoleTap
+		return id, nil
+	}
+	if len(parts) == 2 {
+		g, ok := strings.CutPrefix(parts[1], "p")
+		gen, err := strconv.Atoi(g)
+		if !ok || err != nil || gen < 1 || strconv.Itoa(gen) != g {
+			return bad("bad hub port " + strconv.Quote(parts[1]))
+		}
+		id.Role, id.Gen = RoleBackendPort, gen
 		return id, nil
 	}
 	if len(parts) < 3 || len(parts) > 4 {

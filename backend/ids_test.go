@@ -18,7 +18,9 @@ func TestNetdevIDRoundTrip(t *testing.T) {
 	}{
 		{backend.NetdevID{Device: "net0", Role: backend.RoleNICPort}, "np.net0.nic"},
 		{b, "np.net0.b3.h" + backend.SpecHash(user)},
-		{b.Port(), "np.net0.b3.h" + backend.SpecHash(user) + ".hp"},
+		{b.Port(), "np.net0.p3"},
+		// An older nicplug's hub port, still recognized.
+		{backend.NetdevID{Device: "net0", Role: backend.RoleBackendPort, Gen: 3, Hash: backend.SpecHash(user)}, "np.net0.b3.h" + backend.SpecHash(user) + ".hp"},
 		{b.FD(0), "np.net0.b3.h" + backend.SpecHash(user) + ".fd0"},
 		{b.FD(12), "np.net0.b3.h" + backend.SpecHash(user) + ".fd12"},
 	}
@@ -42,7 +44,7 @@ func TestParseNetdevIDRejects(t *testing.T) {
 		"np.net0.b01.h12345678", "np.net0.bx.h12345678", "np.net0.b1.h1234567",
 		"np.net0.b1.h1234567G", "np.net0.b1.hABCDEF12", "np.net0.b1.h12345678.xx",
 		"np.net0.b1.h12345678.fd", "np.net0.b1.h12345678.fd-1", "np.net0.b1.h12345678.hp.x",
-		"np.net0.b1.12345678",
+		"np.net0.b1.12345678", "np.net0.p0", "np.net0.p01", "np.net0.px", "np.net0.p",
 	} {
 		if id, err := backend.ParseNetdevID(s); err == nil {
 			t.Errorf("ParseNetdevID(%q) = %+v, want error", s, id)
