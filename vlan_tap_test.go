@@ -92,28 +92,12 @@ func TestIntegrationTapVLAN(t *testing.T) {
 		if got := strings.Join(ops, ","); !strings.Contains(got, string(nicplug.OpSetVLAN)) || strings.Contains(got, string(nicplug.OpSetMaster)) {
 			t.Errorf("VLAN %d: host steps %s, want a set-vlan and no set-master", step.vlan, got)
 		}
-		for k := 1; k <= len(first.Steps); k++ {
-			for _, mode := range []string{faultError, faultCancel} {
-				p, err := r.vm.PlanUpdate(ctx, []byte(step.update))
-				if err != nil || p.String() != first.String() {
-					t.Fatalf("after rollback the plan changed (%v):\n%s\nwas\n%s", err, p, first)
-				}
-				actx, cancel := context.WithCancel(ctx)
-				r.in.arm(k, mode, cancel)
-				err = r.vm.Apply(actx, p)
-				r.in.disarm()
-				cancel()
-				what := fmt.Sprintf("VLAN %d: %s at step %d (%s)", step.vlan, mode, k, p.Steps[k-1].Do)
-				var se *nicplug.StepError
-				if !errors.As(err, &se) || se.UndoErr != nil {
-					t.Fatalf("%s: Apply = %v, want a *StepError with a clean rollback", what, err)
-				}
-				r.requireSame(ctx, what, before)
-				if got := vlans(); got != beforeVLANs {
-					t.Errorf("%s: tap VLANs after rollback %q, want %q", what, got, beforeVLANs)
-				}
+		faultEveryStep(t, ctx, r, step.update, first, fmt.Sprintf("VLAN %d", step.vlan), func(what string) {
+			r.requireSame(ctx, what, before)
+			if got := vlans(); got != beforeVLANs {
+				t.Errorf("%s: tap VLANs after rollback %q, want %q", what, got, beforeVLANs)
 			}
-		}
+		})
 		if err := r.vm.Apply(ctx, first); err != nil {
 			t.Fatalf("VLAN %d: %v", step.vlan, err)
 		}
@@ -159,25 +143,7 @@ func TestIntegrationHubVLAN(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for k := 1; k <= len(first.Steps); k++ {
-			for _, mode := range []string{faultError, faultCancel} {
-				p, err := r.vm.PlanUpdate(ctx, []byte(step.update))
-				if err != nil || p.String() != first.String() {
-					t.Fatalf("after rollback the plan changed (%v):\n%s\nwas\n%s", err, p, first)
-				}
-				actx, cancel := context.WithCancel(ctx)
-				r.in.arm(k, mode, cancel)
-				err = r.vm.Apply(actx, p)
-				r.in.disarm()
-				cancel()
-				what := fmt.Sprintf("%s: %s at step %d (%s)", step.vlan, mode, k, p.Steps[k-1].Do)
-				var se *nicplug.StepError
-				if !errors.As(err, &se) || se.UndoErr != nil {
-					t.Fatalf("%s: Apply = %v, want a *StepError with a clean rollback", what, err)
-				}
-				r.requireSame(ctx, what, before)
-			}
-		}
+		faultEveryStep(t, ctx, r, step.update, first, step.vlan, func(what string) { r.requireSame(ctx, what, before) })
 		if err := r.vm.Apply(ctx, first); err != nil {
 			t.Fatalf("%s: %v\n%s", step.vlan, err, first)
 		}
@@ -191,5 +157,32 @@ func TestIntegrationHubVLAN(t *testing.T) {
 			t.Errorf("%s: bridge vlan show %q (%v), want %q", step.vlan, got, err, want)
 		}
 		t.Logf("%s: applied a %d-step %s after %d rolled-back faults", step.vlan, len(first.Steps), first.Kind, 2*len(first.Steps))
+	}
+}
+
+// faultEveryStep injects an error and a cancellation at every step of
+// first, the plan of update, each time planning update again (the plan
+// must not change after a rollback) and calling check with a description
+// of the fault once the rollback is done.
+func faultEveryStep(t *testing.T, ctx context.Context, r *rig, update string, first *nicplug.Plan, name string, check func(what string)) {
+	t.Helper()
+	for k := 1; k <= len(first.Steps); k++ {
+		for _, mode := range []string{faultError, faultCancel} {
+			p, err := r.vm.PlanUpdate(ctx, []byte(update))
+			if err != nil || p.String() != first.String() {
+				t.Fatalf("after rollback the plan changed (%v):\n%s\nwas\n%s", err, p, first)
+			}
+			actx, cancel := context.WithCancel(ctx)
+			r.in.arm(k, mode, cancel)
+			err = r.vm.Apply(actx, p)
+			r.in.disarm()
+			cancel()
+			what := fmt.Sprintf("%s: %s at step %d (%s)", name, mode, k, p.Steps[k-1].Do)
+			var se *nicplug.StepError
+			if !errors.As(err, &se) || se.UndoErr != nil {
+				t.Fatalf("%s: Apply = %v, want a *StepError with a clean rollback", what, err)
+			}
+			check(what)
+		}
 	}
 }

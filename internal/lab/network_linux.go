@@ -228,18 +228,25 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 // waitDHCP waits until udhcpd (which ip netns exec became) listens on UDP
 // port 67 in its namespace.
 func (n *Network) waitDHCP(ctx context.Context) error {
+	return waitSocket(ctx, n.impl.udhcpd, "udhcpd", "udp", ":0043 ", n.impl.log)
+}
+
+// waitSocket waits until the process p (named name, its output in log)
+// has a socket in its network namespace: /proc/PID/net/file lists one
+// whose local address contains marker.
+func waitSocket(ctx context.Context, p *child.Process, name, file, marker string, log *child.Tail) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", n.impl.udhcpd.Pid()))
-		if err == nil && bytes.Contains(b, []byte(":0043 ")) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", p.Pid(), file))
+		if err == nil && bytes.Contains(b, []byte(marker)) {
 			return nil
 		}
 		select {
-		case <-n.impl.udhcpd.Done():
-			return fmt.Errorf("lab: udhcpd exited (%v): %s", n.impl.udhcpd.Err(), n.impl.log)
+		case <-p.Done():
+			return fmt.Errorf("lab: %s exited (%v): %s", name, p.Err(), log)
 		case <-ctx.Done():
-			return fmt.Errorf("lab: waiting for udhcpd: %w", ctx.Err())
+			return fmt.Errorf("lab: waiting for %s: %w", name, ctx.Err())
 		case <-tick.C:
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/nicplug/nicplug/internal/child"
 )
@@ -89,22 +88,8 @@ func (n *Network) startRadvd(ctx context.Context, lan, peer string, stderr io.Wr
 	if n.impl.radvd, err = child.Start(cmd); err != nil {
 		return fmt.Errorf("lab: start radvd: %w", err)
 	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		// raw6's "local_address:port" holds the protocol: 3A is ICMPv6.
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/raw6", n.impl.radvd.Pid()))
-		if err == nil && bytes.Contains(b, []byte(":003A ")) {
-			return nil
-		}
-		select {
-		case <-n.impl.radvd.Done():
-			return fmt.Errorf("lab: radvd exited (%v): %s", n.impl.radvd.Err(), n.impl.radvdLog)
-		case <-ctx.Done():
-			return fmt.Errorf("lab: waiting for radvd: %w", ctx.Err())
-		case <-tick.C:
-		}
-	}
+	// raw6's "local_address:port" holds the protocol: 3A is ICMPv6.
+	return waitSocket(ctx, n.impl.radvd, "radvd", "raw6", ":003A ", n.impl.radvdLog)
 }
 
 // RALog returns the last lines radvd wrote.
