@@ -285,6 +285,9 @@ func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 			v.forget()
 			return nil, err
 		}
+		if pending != nil {
+			v.checks = append(slices.DeleteFunc(v.checks, (*qmp.Call).Done), pending)
+		}
 	}
 	old, next, err := resolveUpdate(v.dom, ifaceXML, markResolver(v.cfg.Resolver))
 	if err != nil {
@@ -315,9 +318,6 @@ func (v *VM) planUpdate(ctx context.Context, ifaceXML []byte) (*Plan, error) {
 		basis, pending = nil, nil
 	}
 	p.basis, p.check = basis, pending
-	if pending != nil {
-		v.checks = append(slices.DeleteFunc(v.checks, (*qmp.Call).Done), pending)
-	}
 	v.own(p, func(v *VM) {
 		v.dom = next
 		v.links[want.Device] = want.LinkUp
@@ -397,7 +397,8 @@ func (v *VM) UpdateDevice(ctx context.Context, ifaceXML []byte) error {
 	}
 	err = v.apply(ctx, p)
 	var changed *changedError
-	if p.basis != nil && errors.As(err, &changed) {
+	var se *StepError
+	if p.basis != nil && errors.As(err, &changed) && !errors.As(err, &se) {
 		// QEMU changed behind the VM's back and nothing was done: plan
 		// once more, from a full read-back.
 		if p, err = v.planUpdate(ctx, ifaceXML); err != nil {
