@@ -13,7 +13,7 @@
 //   - TestIntegrationDirect (root): plug a macvtap on a veth whose peer runs a
 //     DHCP server in another network namespace, switch direct→user and
 //     user→direct live, the kernel's own SLAAC across a move (old address
-//     kept, no router solicitation; an ip link down/up fixes it), a
+//     kept; an ip link down/up fixes it), a
 //     failing plan that leaves the guest's network working, unplug.
 //   - TestIntegrationBootDirect (root): boot with a macvtap backend.
 //   - TestIntegrationRestartedManager (root): the managing process goes
