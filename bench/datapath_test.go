@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/nicplug/nicplug/domain"
@@ -51,11 +50,5 @@ func TestDatapathFormat(t *testing.T) {
 	}
 	if got := typesOf(nil, 0); got != "-" {
 		t.Errorf("typesOf none = %q", got)
-	}
-	if got := rtmName(44); got != "NEWTFILTER" {
-		t.Errorf("rtmName(44) = %q", got)
-	}
-	if !strings.HasPrefix(rtmName(999), "type") {
-		t.Errorf("rtmName(999) = %q", rtmName(999))
 	}
 }

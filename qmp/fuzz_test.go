@@ -7,32 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nicplug/nicplug/qmp"
 )
-
-// socketPair returns both ends of a unix stream socketpair.
-func socketPair(t *testing.T) (client, server *net.UnixConn) {
-	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := func(fd int) *net.UnixConn {
-		f := os.NewFile(uintptr(fd), "qmp-fuzz")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.(*net.UnixConn)
-	}
-	return conn(fds[0]), conn(fds[1])
-}
 
 // FuzzReplies feeds a connected client arbitrary bytes from the monitor
 // before the real reply to its command: whatever QEMU (or something
@@ -57,7 +36,7 @@ func FuzzReplies(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, junk []byte) {
-		cc, sc := socketPair(t)
+		cc, sc := socketpair(t)
 		defer sc.Close()
 		done := make(chan error, 1)
 		go func() { done <- serveFuzz(sc, junk) }()

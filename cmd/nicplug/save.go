@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/nicplug/nicplug/domain"
 )
@@ -65,10 +64,8 @@ func writeFileAtomic(path string, data []byte) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
-		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
-			return err
-		}
+	if err := keepOwner(f, fi); err != nil {
+		return err
 	}
 	if err := f.Chmod(fi.Mode().Perm()); err != nil {
 		return err

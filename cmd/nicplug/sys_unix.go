@@ -62,3 +62,13 @@ func netnsID(path string) (nsID, error) {
 func openInput(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 }
+
+// keepOwner gives f the owner and group of the file fi describes, when
+// this process may (as root): a saved DOMAIN.xml keeps its owner.
+func keepOwner(f *os.File, fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || os.Geteuid() != 0 {
+		return nil
+	}
+	return f.Chown(int(st.Uid), int(st.Gid))
+}
