@@ -29,7 +29,8 @@ type hostRecord struct {
 	// Links are the recorded devices.
 	Links []recordedLink `json:"links"`
 	// UnknownLinks are the NICs (device ids) whose link state is unknown
-	// since a rollback failed: the next command sets it explicitly.
+	// (a rollback failed, or a plan setting it is running or was killed
+	// on the way): the next command sets it explicitly.
 	UnknownLinks []string `json:"unknown_links,omitempty"`
 }
 
@@ -239,12 +240,6 @@ func applyRecorded(ctx context.Context, cf *connFlags, vm *nicplug.VM, p *nicplu
 			added = true
 		}
 	}
-	if added {
-		if err := r.save(); err != nil {
-			return fmt.Errorf("not applied: %w", err)
-		}
-	}
-	applyErr := vm.Apply(ctx, p)
 	devs := []string{p.Device}
 	if p.Device == "" {
 		devs = nil
@@ -252,17 +247,40 @@ func applyRecorded(ctx context.Context, cf *connFlags, vm *nicplug.VM, p *nicplu
 			devs = append(devs, n.DeviceID())
 		}
 	}
+	// While a plan that sets a link runs, that link's state is in doubt
+	// until the plan ends: recorded so, a command killed on the way
+	// (SIGKILL, a second SIGINT) leaves the next one setting it
+	// explicitly.
+	before := slices.Clone(r.UnknownLinks)
+	if setsLink(p) {
+		for _, d := range devs {
+			if !slices.Contains(r.UnknownLinks, d) {
+				r.UnknownLinks = append(r.UnknownLinks, d)
+				added = true
+			}
+		}
+	}
+	if added {
+		if err := r.save(); err != nil {
+			return fmt.Errorf("not applied: %w", err)
+		}
+	}
+	applyErr := vm.Apply(ctx, p)
 	var se *nicplug.StepError
 	switch {
-	case errors.As(applyErr, &se) && se.UndoErr != nil:
+	case errors.As(applyErr, &se) && se.UndoErr != nil, errors.Is(applyErr, nicplug.ErrInconsistent):
 		for _, d := range devs {
 			if !slices.Contains(r.UnknownLinks, d) {
 				r.UnknownLinks = append(r.UnknownLinks, d)
 			}
 		}
-	case se == nil:
+	case applyErr == nil:
 		// Applied: every link of the plan's NICs is set as recorded.
 		r.UnknownLinks = slices.DeleteFunc(r.UnknownLinks, func(d string) bool { return slices.Contains(devs, d) })
+	default:
+		// Rolled back, or failed before its first step: each link is as
+		// it was before the plan.
+		r.UnknownLinks = before
 	}
 	// Follow the host, with a context of its own: the apply may have
 	// used up ctx.
@@ -273,6 +291,16 @@ func applyRecorded(ctx context.Context, cf *connFlags, vm *nicplug.VM, p *nicplu
 		return errors.Join(applyErr, err)
 	}
 	return applyErr
+}
+
+// setsLink reports whether plan p sets a NIC's link.
+func setsLink(p *nicplug.Plan) bool {
+	for _, s := range p.Steps {
+		if s.Do.Type == nicplug.ActionQMP && s.Do.Command == "set_link" {
+			return true
+		}
+	}
+	return false
 }
 
 // unknownLinks returns the NICs whose link state the record says is

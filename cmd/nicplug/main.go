@@ -27,22 +27,23 @@
 //	   matches no NIC (the library's nicplug.ErrBadInput)
 //	3  inconsistent: an apply failed and its rollback failed too, or it
 //	   was applied but left an fd in QEMU (nicplug.ErrInconsistent), or it
-//	   was applied but DOMAIN.xml could not be saved; check with show and
-//	   apply the update again
+//	   was applied but DOMAIN.xml could not be saved, or it was
+//	   interrupted twice (see below); check with show and apply the
+//	   update again
+//
+// SIGINT or SIGTERM stops a command: what it changed is rolled back
+// (within --timeout's margin) and it exits 1. A second signal does not
+// wait for that rollback: the command exits 3 at once, and the next
+// command converges from what it reads back.
 //
 // Errors are printed on standard error as one line starting with
 // "nicplug: COMMAND: ".
 package main
 
-import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "os"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(commandPrefix(os.Args[1:]), os.Stderr, os.Exit)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

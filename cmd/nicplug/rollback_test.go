@@ -24,6 +24,15 @@ func switchInHold(t *testing.T, v *cliVM, ns string, extra ...string) <-chan cmd
 		code, stdout, stderr := runCmd(t, append(args, iface)...)
 		res <- cmdResult{code, stdout, stderr, time.Since(start)}
 	}()
+	waitInHold(t, ns)
+	return res
+}
+
+// waitInHold returns once the switch of switchInHold is in its carrier
+// hold: the macvtap exists, and QEMU's part of the switch takes
+// milliseconds.
+func waitInHold(t *testing.T, ns string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for len(ownedLinks(t, ns, "cli")) == 0 {
 		if time.Now().After(deadline) {
@@ -32,7 +41,6 @@ func switchInHold(t *testing.T, v *cliVM, ns string, extra ...string) <-chan cmd
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(500 * time.Millisecond)
-	return res
 }
 
 type cmdResult struct {

@@ -112,9 +112,14 @@ Exit status:
      XML, an update that matches no NIC or cannot happen live (model, MAC, …)
   3  inconsistent: an apply failed and its rollback failed too, or it was
      applied but left an fd in QEMU, or it was applied but DOMAIN.xml could
-     not be saved. QEMU, the host and DOMAIN.xml may then not agree: check
-     with 'nicplug show', fix DOMAIN.xml if needed, and apply the update
-     again (plans start by removing leftovers).
+     not be saved, or it was interrupted twice. QEMU, the host and
+     DOMAIN.xml may then not agree: check with 'nicplug show', fix
+     DOMAIN.xml if needed, and apply the update again (plans start by
+     removing leftovers).
+
+Signals: SIGINT or SIGTERM stops a command and rolls back what it changed
+(exit 1); a second one exits at once without waiting for the rollback
+(exit 3).
 `)
 }
 
