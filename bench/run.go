@@ -66,6 +66,9 @@ type Options struct {
 	// SlaacTrials is the number of moves each way per guest in the slaac
 	// part; zero means 2.
 	SlaacTrials int
+	// SlaacStacks are the guests of the slaac part: StackBusybox (the
+	// kernel's own SLAAC) and distribution stacks; nil means all three.
+	SlaacStacks []guest.Stack
 	// Progress receives a line per phase; nil discards.
 	Progress io.Writer
 }
@@ -94,6 +97,9 @@ func (o *Options) withDefaults() Options {
 	def(&c.DatapathTrials, 5)
 	def(&c.DatapathMiB, 8)
 	def(&c.SlaacTrials, 2)
+	if c.SlaacStacks == nil {
+		c.SlaacStacks = []guest.Stack{StackBusybox, guest.StackNetworkd, guest.StackNetworkManager}
+	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -140,7 +146,7 @@ func Run(ctx context.Context, opts *Options) (*Report, error) {
 		case PartDatapath:
 			err = runDatapath(ctx, r, o.DatapathCycles, o.DatapathMiB, o.DatapathTrials, progress)
 		case PartSlaac:
-			err = runSlaac(ctx, r, o.SlaacTrials, progress)
+			err = runSlaac(ctx, r, o.SlaacTrials, o.SlaacStacks, progress)
 		}
 		if err != nil {
 			r.Elapsed = time.Since(start)

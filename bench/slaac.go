@@ -41,6 +41,10 @@ type slaacMove struct {
 // new one appeared, to tell "dropped late" from "kept".
 const slaacKeep = 10 * time.Second
 
+// StackBusybox names the busybox test guest among distribution stacks
+// (Options.SlaacStacks): no network daemon, the kernel's own SLAAC.
+const StackBusybox guest.Stack = ""
+
 // runSlaac measures IPv6 autoconfiguration across moves between QEMU's user
 // network (libslirp advertises fec0::/64) and a macvtap LAN whose radvd
 // advertises its own prefix (package lab): on the busybox guest (the
@@ -48,7 +52,7 @@ const slaacKeep = 10 * time.Second
 // guests, whose stacks (systemd-networkd, NetworkManager) handle RAs
 // themselves. Holds as the README advises: the default (adaptive) for the
 // distribution guests, a fixed 300 ms for the busybox guest.
-func runSlaac(ctx context.Context, r *Report, trials int, progress func(string, ...any)) error {
+func runSlaac(ctx context.Context, r *Report, trials int, stacks []guest.Stack, progress func(string, ...any)) error {
 	const part = "9 slaac"
 	if !isRoot() {
 		r.add(Row{Part: part, Name: "IPv6 after a move", Note: "needs root (mmdebstrap, macvtap)"})
@@ -62,10 +66,10 @@ func runSlaac(ctx context.Context, r *Report, trials int, progress func(string, 
 	user := slaacNet{"user", []byte(ifaceXML(guestMAC, "user", "")), netip.MustParsePrefix("fec0::/64"), netip.MustParseAddr("fec0::2")}
 	lan := slaacNet{"direct", []byte(ifaceXML(guestMAC, "direct", fmt.Sprintf("<source dev='%s' mode='bridge'/>", n.Parent))),
 		n.Prefix6, n.Router6}
-	for _, stack := range []guest.Stack{"", guest.StackNetworkd, guest.StackNetworkManager} {
+	for _, stack := range stacks {
 		name, cfg := string(stack), &nicplug.Config{Netns: n.Netns}
 		var a *guest.Assets
-		if stack == "" {
+		if stack == StackBusybox {
 			name = "busybox"
 			cfg.CarrierHold, cfg.FixedCarrierHold = 300*time.Millisecond, true
 			a, err = guest.Build(ctx, nil)
