@@ -106,15 +106,7 @@ func TestIntegrationInterruptTwice(t *testing.T) {
 	v := startCLIVM(t)
 	ns := testNetns(t)
 	cmd, res := switchInHoldProc(t, v, ns)
-	if err := v.q.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	stopped := true
-	defer func() {
-		if stopped {
-			v.q.Cmd.Process.Signal(syscall.SIGCONT)
-		}
-	}()
+	cont := stopQEMU(t, v)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -138,30 +130,15 @@ func TestIntegrationInterruptTwice(t *testing.T) {
 	if got := unknownLinks(v.q.Socket); len(got) != 1 || got[0] != "net0" {
 		t.Errorf("links recorded unknown after the interrupted rollback: %v, want [net0]", got)
 	}
-	if err := v.q.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	stopped = false
+	cont()
 
-	out, _ := mustRun(t, 0, "update", "--qmp", v.q.Socket, "--netns", ns, "--domain", v.domain, "testdata/iface-user.xml")
-	if !strings.Contains(out, `set_link {"name":"net0","up":true}`) {
-		t.Errorf("the update after the interrupted rollback does not set the link:\n%s", out)
-	}
-	if row := nic(t, v.show(t, true), "net0"); row.Backend != "user" || len(row.Leftovers) != 0 {
-		t.Errorf("after converging: %+v", row)
-	}
-	if links := ownedLinks(t, ns, "cli"); len(links) != 0 {
-		t.Errorf("host devices left after converging: %v", links)
-	}
-	if out, _ := mustRun(t, 0, "update", "--qmp", v.q.Socket, "--domain", v.domain, "testdata/iface-user.xml"); !strings.HasPrefix(out, "plan noop cli net0: no steps") {
-		t.Errorf("update after converging:\n%s", out)
-	}
+	convergeToUser(t, v, ns)
 }
 
 // TestIntegrationKilledInHold: while a switch runs, the record says its
-// NIC's link is unknown; nicplug killed (SIGKILL) in the carrier hold,
-// the guest's link down, it still says so, and the update back to the old backend sets it explicitly,
-// removes the macvtap the switch made, and converges.
+// NIC's link is unknown; with nicplug killed (SIGKILL) in the carrier
+// hold, the guest's link down, it still says so, and the update back to
+// the old backend sets the link, removes the macvtap and converges.
 func TestIntegrationKilledInHold(t *testing.T) {
 	v := startCLIVM(t)
 	ns := testNetns(t)
@@ -177,9 +154,21 @@ func TestIntegrationKilledInHold(t *testing.T) {
 	if got := unknownLinks(v.q.Socket); len(got) != 1 || got[0] != "net0" {
 		t.Errorf("links recorded unknown after SIGKILL in the hold: %v, want [net0]", got)
 	}
+	convergeToUser(t, v, ns)
+}
+
+// convergeToUser applies the update back to user networking after an
+// interrupted switch, with the record saying net0's link is unknown: the
+// plan sets the link explicitly, removes what the switch left on the
+// host, and the same update is then a no-op.
+func convergeToUser(t *testing.T, v *cliVM, ns string) {
+	t.Helper()
 	out, _ := mustRun(t, 0, "update", "--qmp", v.q.Socket, "--netns", ns, "--domain", v.domain, "testdata/iface-user.xml")
 	if !strings.Contains(out, `set_link {"name":"net0","up":true}`) {
-		t.Errorf("the update after SIGKILL does not set the link:\n%s", out)
+		t.Errorf("the update after the interrupted switch does not set the link:\n%s", out)
+	}
+	if row := nic(t, v.show(t, true), "net0"); row.Backend != "user" || len(row.Leftovers) != 0 {
+		t.Errorf("after converging: %+v", row)
 	}
 	if links := ownedLinks(t, ns, "cli"); len(links) != 0 {
 		t.Errorf("host devices left after converging: %v", links)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +44,25 @@ func waitInHold(t *testing.T, ns string) {
 	time.Sleep(500 * time.Millisecond)
 }
 
+// stopQEMU stops the VM's QEMU (SIGSTOP) and returns the function that
+// lets it run again; the test's cleanup does so if the test did not.
+func stopQEMU(t *testing.T, v *cliVM) (cont func()) {
+	t.Helper()
+	if err := v.q.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	cont = func() {
+		once.Do(func() {
+			if err := v.q.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(cont)
+	return cont
+}
+
 type cmdResult struct {
 	code           int
 	stdout, stderr string
@@ -58,15 +78,7 @@ func TestIntegrationStoppedQEMUInHold(t *testing.T) {
 	v := startCLIVM(t)
 	ns := testNetns(t)
 	res := switchInHold(t, v, ns, "--timeout", "2s")
-	if err := v.q.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	stopped := true
-	defer func() {
-		if stopped {
-			v.q.Cmd.Process.Signal(syscall.SIGCONT)
-		}
-	}()
+	cont := stopQEMU(t, v)
 	var r cmdResult
 	select {
 	case r = <-res:
@@ -91,10 +103,7 @@ func TestIntegrationStoppedQEMUInHold(t *testing.T) {
 	if links := ownedLinks(t, ns, "cli"); len(links) != 0 {
 		t.Errorf("macvtap left behind by the rollback: %v", links)
 	}
-	if err := v.q.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	stopped = false
+	cont()
 
 	// The same update again converges, and an unplug leaves nothing.
 	iface := writeIface(t, t.TempDir(), "direct.xml", directIface("veth0"))
