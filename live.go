@@ -97,8 +97,8 @@ func LiveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 	if err := domain.CheckName(name); err != nil {
 		return nil, badInput("attach", err)
 	}
-	types := map[string]string{}
-	st, err := readWiring(ctx, mon, nil, types)
+	lr := newLiveRead()
+	st, err := readWiring(ctx, mon, nil, lr)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func LiveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 	devs := make([]domain.Device, 0, len(st.NICs))
 	for i := range st.NICs {
 		ns := &st.NICs[i]
-		dev, err := readDevice(ctx, mon, ns, types[ns.Device])
+		dev, err := readDevice(ctx, mon, ns, lr.types[ns.Device])
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +136,7 @@ func LiveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 			devs = append(devs, dev)
 			continue
 		}
-		dev.Backend = recoverBackend(name, ns, owned)
+		dev.Backend = recoverBackend(name, ns, owned, lr.info)
 		devs = append(devs, dev)
 	}
 	dom, err := domain.FromDevices(name, machine, devs)
@@ -233,9 +233,10 @@ func (q *qomInt) UnmarshalJSON(b []byte) error {
 }
 
 // recoverBackend returns the spec of the backend attached to ns's hub when
-// it can be rebuilt and its hash matches the one in its id; type none when
-// nothing is attached or the spec cannot be recovered.
-func recoverBackend(vm string, ns *NICState, owned []backend.OwnedLink) domain.Backend {
+// it can be rebuilt (from the host's links, or from info, what `info
+// network` says of each netdev) and its hash matches the one in its id;
+// type none when nothing is attached or the spec cannot be recovered.
+func recoverBackend(vm string, ns *NICState, owned []backend.OwnedLink, info map[string]string) domain.Backend {
 	none := domain.Backend{Type: domain.TypeNone}
 	att, ok := ns.Attached()
 	if !ok {
@@ -249,6 +250,8 @@ func recoverBackend(vm string, ns *NICState, owned []backend.OwnedLink) domain.B
 	switch att.Driver {
 	case "user":
 		cands = append(cands, domain.Backend{Type: domain.TypeUser})
+	case "socket":
+		cands = socketSpecs(info[att.ID])
 	case "tap":
 		name := backend.LinkName(vm, ns.Device, id.Gen)
 		for _, l := range owned {

@@ -75,9 +75,10 @@ func readHostLinks(ctx context.Context, host backend.Host, st *State) error {
 }
 
 // readWiring reads the NICs devs, in that order, or with devs nil every NIC
-// peered with its own hub port, sorted by device id. A non-nil types gets
-// the QOM type of every device in /machine/peripheral.
-func readWiring(ctx context.Context, mon Monitor, devs []string, types map[string]string) (*State, error) {
+// peered with its own hub port, sorted by device id. A non-nil lr gets
+// the QOM type of every device in /machine/peripheral and what `info
+// network` says of every netdev.
+func readWiring(ctx context.Context, mon Monitor, devs []string, lr *liveRead) (*State, error) {
 	st := &State{}
 	var status struct {
 		Running bool `json:"running"`
@@ -97,8 +98,8 @@ func readWiring(ctx context.Context, mon Monitor, devs []string, types map[strin
 	for _, p := range props {
 		if t, ok := strings.CutPrefix(p.Type, "child<"); ok {
 			devices[p.Name] = true
-			if types != nil {
-				types[p.Name] = strings.TrimSuffix(t, ">")
+			if lr != nil {
+				lr.types[p.Name] = strings.TrimSuffix(t, ">")
 			}
 		}
 	}
@@ -109,6 +110,9 @@ func readWiring(ctx context.Context, mon Monitor, devs []string, types map[strin
 	ni, err := backend.ParseInfoNetwork(text)
 	if err != nil {
 		return nil, fmt.Errorf("nicplug: read back: %w", err)
+	}
+	if lr != nil {
+		lr.readInfo(ni)
 	}
 	discover := devs == nil
 	if discover {
