@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/nicplug/nicplug/backend"
@@ -136,7 +137,11 @@ func LiveDomain(ctx context.Context, mon Monitor, host backend.Host, name string
 			devs = append(devs, dev)
 			continue
 		}
-		dev.Backend = recoverBackend(name, ns, owned, lr.info)
+		vlans, err := bridgeTapVLANs(ctx, host, ns.Device, owned)
+		if err != nil {
+			return nil, err
+		}
+		dev.Backend = recoverBackend(name, ns, owned, lr.info, vlans)
 		devs = append(devs, dev)
 	}
 	dom, err := domain.FromDevices(name, machine, devs)
@@ -233,10 +238,11 @@ func (q *qomInt) UnmarshalJSON(b []byte) error {
 }
 
 // recoverBackend returns the spec of the backend attached to ns's hub when
-// it can be rebuilt (from the host's links, or from info, what `info
-// network` says of each netdev) and its hash matches the one in its id;
+// it can be rebuilt (from the host's links and vlans, the access VLAN of
+// each bridge tap, or from info, what `info network` says of each
+// netdev) and its hash matches the one in its id;
 // type none when nothing is attached or the spec cannot be recovered.
-func recoverBackend(vm string, ns *NICState, owned []backend.OwnedLink, info map[string]string) domain.Backend {
+func recoverBackend(vm string, ns *NICState, owned []backend.OwnedLink, info map[string]string, vlans map[string]int) domain.Backend {
 	none := domain.Backend{Type: domain.TypeNone}
 	att, ok := ns.Attached()
 	if !ok {
@@ -264,7 +270,7 @@ func recoverBackend(vm string, ns *NICState, owned []backend.OwnedLink, info map
 					cands = append(cands, domain.Backend{Type: domain.TypeDirect, Dev: l.Parent, Mode: mode})
 				}
 			case l.Master != "":
-				cands = append(cands, domain.Backend{Type: domain.TypeBridge, Bridge: l.Master})
+				cands = append(cands, domain.Backend{Type: domain.TypeBridge, Bridge: l.Master, VLAN: vlans[l.Name]})
 			}
 		}
 	}
@@ -274,4 +280,29 @@ func recoverBackend(vm string, ns *NICState, owned []backend.OwnedLink, info map
 		}
 	}
 	return none
+}
+
+// bridgeTapVLANs reads the access VLAN of each bridge tap of NIC dev
+// among owned (the hub datapath's bridge backends), by link name; none
+// when host cannot read taps' plumbing.
+func bridgeTapVLANs(ctx context.Context, host backend.Host, dev string, owned []backend.OwnedLink) (map[string]int, error) {
+	th, ok := host.(backend.TapHost)
+	if !ok {
+		return nil, nil
+	}
+	vlans := map[string]int{}
+	for _, l := range owned {
+		if l.Owner.NIC != dev || l.Kind != "tap" || l.Master == "" {
+			continue
+		}
+		p, err := th.TapPlug(ctx, l.Name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // gone since it was listed
+		}
+		if err != nil {
+			return nil, fmt.Errorf("nicplug: read back: %w", err)
+		}
+		vlans[l.Name] = p.VLAN
+	}
+	return vlans, nil
 }

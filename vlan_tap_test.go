@@ -10,6 +10,7 @@ import (
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/backend"
+	"github.com/nicplug/nicplug/domain"
 	"github.com/nicplug/nicplug/internal/testenv"
 )
 
@@ -117,7 +118,8 @@ func TestIntegrationTapVLAN(t *testing.T) {
 // each VLAN change is a switch to a new bridge tap created with that
 // access VLAN (none → 10 → 20 → none), with a fault injected at every
 // step first and rolled back; once applied, the one bridge tap left is
-// an access port of exactly that VLAN.
+// an access port of exactly that VLAN, and LiveDomain (no domain XML)
+// reads that VLAN back.
 func TestIntegrationHubVLAN(t *testing.T) {
 	ns := newTestNetnsNamed(t, "nph4-")
 	if !filterVLANs(t, ns) {
@@ -155,6 +157,18 @@ func TestIntegrationHubVLAN(t *testing.T) {
 		out, err := exec.Command("bridge", "-n", ns.name, "vlan", "show", "dev", links[0].Name).CombinedOutput()
 		if got, want := strings.Join(strings.Fields(string(out)), " "), "port vlan-id "+links[0].Name+" "+step.vlan; err != nil || got != want {
 			t.Errorf("%s: bridge vlan show %q (%v), want %q", step.vlan, got, err, want)
+		}
+		// Without the domain XML, the bridge tap's VLAN is read back.
+		live, err := nicplug.LiveDomain(ctx, r.mon, r.host, r.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		upd, err := domain.ParseInterface([]byte(step.update), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := live.NICs[0].Backend(); got != upd.Backend() {
+			t.Errorf("%s: LiveDomain backend %s, want %s", step.vlan, got, upd.Backend())
 		}
 		t.Logf("%s: applied a %d-step %s after %d rolled-back faults", step.vlan, len(first.Steps), first.Kind, 2*len(first.Steps))
 	}
