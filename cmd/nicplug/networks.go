@@ -45,12 +45,13 @@ func (n *netFlag) load() error {
 	}
 	slices.Sort(n.names)
 	n.opts = &domain.ParseOptions{Resolver: func(network, portgroup string) (domain.Backend, error) {
-		b, ok := defs[network]
+		def, ok := defs[network]
 		if !ok {
 			return domain.Backend{}, &networkError{fmt.Sprintf("network '%s' is not defined in %s (defined: %s)", network, n.dir, strings.Join(n.names, ", "))}
 		}
-		if portgroup != "" {
-			return domain.Backend{}, &networkError{fmt.Sprintf("portgroup '%s': portgroups are not supported (they carry VLAN, bandwidth and virtualport settings nicplug does not apply)", portgroup)}
+		b, err := def.resolve(portgroup)
+		if err != nil {
+			return domain.Backend{}, &networkError{err.Error()}
 		}
 		return b, nil
 	}}
@@ -75,9 +76,9 @@ func (e *networkError) Is(target error) bool {
 	return target == domain.ErrUnknownNetwork || target == nicplug.ErrBadInput
 }
 
-// loadNetworks reads every *.xml file in dir as a libvirt <network> and
-// maps each network's name to the backend an interface on it gets.
-func loadNetworks(dir string) (map[string]domain.Backend, error) {
+// loadNetworks reads every *.xml file in dir as a libvirt <network>, by
+// name.
+func loadNetworks(dir string) (map[string]*network, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.xml"))
 	if err != nil {
 		return nil, err
@@ -93,21 +94,21 @@ func loadNetworks(dir string) (map[string]domain.Backend, error) {
 	if len(files) > maxNetworkFiles {
 		return nil, fmt.Errorf("%d *.xml files, the limit is %d", len(files), maxNetworkFiles)
 	}
-	defs := map[string]domain.Backend{}
+	defs := map[string]*network{}
 	from := map[string]string{}
 	for _, f := range files {
 		data, err := readFile(f)
 		if err != nil {
 			return nil, err
 		}
-		name, b, err := parseNetwork(data)
+		def, err := parseNetwork(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Base(f), err)
 		}
-		if prev, dup := from[name]; dup {
-			return nil, fmt.Errorf("%s and %s both define network '%s'", filepath.Base(prev), filepath.Base(f), name)
+		if prev, dup := from[def.name]; dup {
+			return nil, fmt.Errorf("%s and %s both define network '%s'", filepath.Base(prev), filepath.Base(f), def.name)
 		}
-		defs[name], from[name] = b, f
+		defs[def.name], from[def.name] = def, f
 	}
 	return defs, nil
 }
@@ -117,32 +118,49 @@ func loadNetworks(dir string) (map[string]domain.Backend, error) {
 // or forward mode bridge naming one) gets a tap on that bridge; forward
 // modes bridge (without a bridge), private, vepa and passthrough get a
 // macvtap on the first forward interface (libvirt picks one from the
-// pool; nicplug always takes the first).
-func parseNetwork(data []byte) (string, domain.Backend, error) {
+// pool; nicplug always takes the first). A bridge network's <vlan>, and
+// its portgroups' (see network.resolve), make the tap an access port.
+func parseNetwork(data []byte) (*network, error) {
+	b, x, err := networkBackend(data)
+	if err != nil {
+		return nil, err
+	}
+	def := &network{name: x.Name, backend: b, groups: map[string]portGroup{}}
+	name := cutString(x.Name, 64)
+	if def.backend.VLAN, err = accessVLAN(x.VLAN, b); err != nil {
+		return nil, fmt.Errorf("network '%s': %w", name, err)
+	}
+	if err := def.readPortGroups(data, x); err != nil {
+		return nil, fmt.Errorf("network '%s': %w", name, err)
+	}
+	return def, nil
+}
+
+// networkBackend returns the backend of an interface on the network data
+// defines, without VLAN, and the parsed network.
+func networkBackend(data []byte) (domain.Backend, *libvirtxml.Network, error) {
 	var b domain.Backend
 	root, err := rootElement(data)
 	if err != nil {
-		return "", b, err
+		return b, nil, err
 	}
 	if root != "network" {
-		return "", b, fmt.Errorf("root element is <%s>, want <network>", cutString(root, 64))
+		return b, nil, fmt.Errorf("root element is <%s>, want <network>", cutString(root, 64))
 	}
 	var x libvirtxml.Network
 	if err := x.Unmarshal(string(data)); err != nil {
-		return "", b, fmt.Errorf("parse <network>: %s", cutString(err.Error(), 200))
+		return b, nil, fmt.Errorf("parse <network>: %s", cutString(err.Error(), 200))
 	}
 	if x.Name == "" {
-		return "", b, errors.New("the network has no <name>")
+		return b, nil, errors.New("the network has no <name>")
 	}
 	name := cutString(x.Name, 64)
-	refuse := func(what string) (string, domain.Backend, error) {
-		return "", b, fmt.Errorf("network '%s': %s is not supported (nicplug does not apply it)", name, what)
+	refuse := func(what string) (domain.Backend, *libvirtxml.Network, error) {
+		return b, nil, fmt.Errorf("network '%s': %s is not supported (nicplug does not apply it)", name, what)
 	}
 	switch {
 	case x.VirtualPort != nil:
 		return refuse("<virtualport>")
-	case x.VLAN != nil:
-		return refuse("<vlan>")
 	case x.Bandwidth != nil:
 		return refuse("<bandwidth>")
 	}
@@ -161,7 +179,7 @@ func parseNetwork(data []byte) (string, domain.Backend, error) {
 			break
 		}
 		if mode != "bridge" {
-			return "", b, fmt.Errorf("network '%s': forward mode '%s' needs <bridge name=…/> (libvirt names it when it defines the network: give the defined XML, virsh net-dumpxml)", name, modeName(mode))
+			return b, nil, fmt.Errorf("network '%s': forward mode '%s' needs <bridge name=…/> (libvirt names it when it defines the network: give the defined XML, virsh net-dumpxml)", name, modeName(mode))
 		}
 		fallthrough
 	case "private", "vepa", "passthrough":
@@ -174,16 +192,16 @@ func parseNetwork(data []byte) (string, domain.Backend, error) {
 		case len(x.Forward.PFs) > 0:
 			dev = x.Forward.PFs[0].Dev
 		default:
-			return "", b, fmt.Errorf("network '%s': forward mode '%s' names no device (<forward dev=…> or <interface dev=…/>)", name, mode)
+			return b, nil, fmt.Errorf("network '%s': forward mode '%s' names no device (<forward dev=…> or <interface dev=…/>)", name, mode)
 		}
 		b = domain.Backend{Type: domain.TypeDirect, Dev: dev, Mode: mode}
 	default:
-		return "", b, fmt.Errorf("network '%s': forward mode '%s' is not supported (want nat, route, open, bridge, private, vepa or passthrough, or none)", name, cutString(mode, 64))
+		return b, nil, fmt.Errorf("network '%s': forward mode '%s' is not supported (want nat, route, open, bridge, private, vepa or passthrough, or none)", name, cutString(mode, 64))
 	}
 	if err := b.Validate(); err != nil {
-		return "", b, fmt.Errorf("network '%s': %w", name, err)
+		return b, nil, fmt.Errorf("network '%s': %w", name, err)
 	}
-	return x.Name, b, nil
+	return b, &x, nil
 }
 
 func modeName(mode string) string {

@@ -39,9 +39,21 @@ func TestNetworksFlag(t *testing.T) {
 		{name: "not a network", args: []string{"plan", "--from", td + "domain.xml", "--networks", td, td + "iface-network.xml"}, code: 2,
 			stderr: "bad.xml: "},
 		{name: "undefined network", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks", writeTemp(t, "x.xml", []byte(strings.Replace(readString(t, td+"iface-network.xml"), "'lan'", "'wan'", 1)))}, code: 2,
-			stderr: "network 'wan' is not defined in testdata/networks (defined: lan, uplink)"},
-		{name: "portgroup", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks", td + "iface-network-portgroup.xml"}, code: 2,
-			stderr: "resolve network 'lan': portgroup 'engineering': portgroups are not supported"},
+			stderr: "network 'wan' is not defined in testdata/networks (defined: lan, office, uplink)"},
+		{name: "no such portgroup", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks", td + "iface-network-portgroup.xml"}, code: 2,
+			stderr: "resolve network 'lan': network 'lan' has no portgroup 'engineering' (it has: none)"},
+		{name: "network vlan, default portgroup", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks", officeIface(t, "", "")}, code: 0,
+			stdout: "bridge=br-office mac=52:54:00:0f:7d:ad vlan=20 owner=cli/net0"},
+		{name: "network vlan, portgroup without one", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks", officeIface(t, "staff", "")}, code: 0,
+			stdout: "bridge=br-office mac=52:54:00:0f:7d:ad vlan=10 owner=cli/net0"},
+		{name: "interface vlan first", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks", officeIface(t, "guests", "<vlan><tag id='30'/></vlan>")}, code: 0,
+			stdout: "bridge=br-office mac=52:54:00:0f:7d:ad vlan=30 owner=cli/net0"},
+		{name: "portgroup virtualport", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks", officeIface(t, "ovs", "")}, code: 2,
+			stderr: "network 'office', portgroup 'ovs': <virtualport> is not supported (nicplug does not apply it)"},
+		{name: "portgroup bandwidth", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks", officeIface(t, "metered", "")}, code: 2,
+			stderr: "network 'office', portgroup 'metered': <bandwidth> is not supported"},
+		{name: "unknown portgroup", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks", officeIface(t, "sales", "")}, code: 2,
+			stderr: "network 'office' has no portgroup 'sales' (it has: guests, metered, ovs, staff)"},
 		{name: "duplicate", args: []string{"plan", "--from", td + "domain.xml", "--networks", td + "networks-dup", td + "iface-network.xml"}, code: 2,
 			stderr: "nicplug: plan: --networks testdata/networks-dup: a.xml and b.xml both define network 'lan'"},
 		{name: "hostdev", args: []string{"qemu-args", "--networks", td + "networks-bad", td + "domain.xml"}, code: 2,
@@ -51,6 +63,17 @@ func TestNetworksFlag(t *testing.T) {
 		{name: "missing", args: []string{"start", "--qmp", "x", "--networks", td + "nope", td + "domain.xml"}, code: 2,
 			stderr: "--networks testdata/nope: stat testdata/nope: no such file or directory"},
 	})
+}
+
+// officeIface writes an <interface> on testdata/networks/office.xml's
+// network, in portgroup group ("" for none), with inner XML extra.
+func officeIface(t *testing.T, group, extra string) string {
+	t.Helper()
+	pg := ""
+	if group != "" {
+		pg = " portgroup='" + group + "'"
+	}
+	return writeTemp(t, "office.xml", []byte("<interface type='network'><mac address='52:54:00:0f:7d:ad'/><source network='office'"+pg+"/><model type='virtio'/>"+extra+"</interface>"))
 }
 
 // TestParseNetwork maps libvirt's network kinds to backends.
@@ -73,9 +96,22 @@ func TestParseNetwork(t *testing.T) {
 		{`<network><name>n</name><virtualport type='openvswitch'/><bridge name='ovs'/></network>`, domain.Backend{}, "<virtualport> is not supported"},
 		{`<network><bridge name='br0'/></network>`, domain.Backend{}, "the network has no <name>"},
 		{`<domain/>`, domain.Backend{}, "root element is <domain>, want <network>"},
+		{`<network><name>n</name><bridge name='br0'/><vlan><tag id='7'/></vlan></network>`, domain.Backend{Type: domain.TypeBridge, Bridge: "br0", VLAN: 7}, ""},
+		{`<network><name>n</name><forward mode='vepa' dev='eth2'/><vlan><tag id='7'/></vlan></network>`, domain.Backend{}, "network 'n': <vlan> on a network whose interfaces get type direct is not supported"},
+		{`<network><name>n</name><bridge name='br0'/><vlan trunk='yes'><tag id='7'/><tag id='8'/></vlan></network>`, domain.Backend{}, "<vlan> with 2 tags (trunk='yes') is not supported"},
+		{`<network><name>n</name><bridge name='br0'/><vlan><tag id='7' nativeMode='untagged'/></vlan></network>`, domain.Backend{}, "nativeMode='untagged' is not supported"},
+		{`<network><name>n</name><bridge name='br0'/><vlan><tag id='4095'/></vlan></network>`, domain.Backend{}, "vlan tag id 4095 is out of range 1-4094"},
+		{`<network><name>n</name><forward mode='vepa' dev='eth2'/><portgroup name='p'><vlan><tag id='7'/></vlan></portgroup></network>`, domain.Backend{}, "network 'n': portgroup 'p': <vlan> on a network whose interfaces get type direct"},
+		{`<network><name>n</name><bridge name='br0'/><portgroup name='a' default='yes'/><portgroup name='b' default='yes'/></network>`, domain.Backend{}, "portgroups 'a' and 'b' are both default='yes'"},
+		{`<network><name>n</name><bridge name='br0'/><portgroup name='a'/><portgroup name='a'/></network>`, domain.Backend{}, "two portgroups named 'a'"},
+		{`<network><name>n</name><bridge name='br0'/><portgroup/></network>`, domain.Backend{}, "a <portgroup> has no name"},
 	}
 	for _, tt := range tests {
-		_, got, err := parseNetwork([]byte(tt.xml))
+		var got domain.Backend
+		def, err := parseNetwork([]byte(tt.xml))
+		if err == nil {
+			got = def.backend
+		}
 		switch {
 		case tt.err == "" && (err != nil || got != tt.want):
 			t.Errorf("%s: %+v, %v; want %+v", tt.xml, got, err, tt.want)
