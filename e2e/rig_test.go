@@ -22,8 +22,10 @@ import (
 // guestMAC is the MAC of every test guest's NIC.
 const guestMAC = "52:54:00:0f:7d:ad"
 
-// wait bounds every wait for the guest: generous, TCG on a loaded machine.
-const wait = 60 * time.Second
+// wait bounds every wait for the guest: generous, TCG on a loaded
+// machine; stretched by NICPLUG_TIME_SCALE (testenv.Scale) for a guest
+// under nested TCG (internal/kernelvm).
+var wait = testenv.Scale(60 * time.Second)
 
 // userNet is the network QEMU's user mode (slirp) serves.
 var userNet = netip.MustParsePrefix("10.0.2.0/24")
@@ -133,6 +135,7 @@ func bootWith(t *testing.T, o bootOpts) *rig {
 		}
 	})
 	r := &rig{t: t, g: g, vm: vm}
+	started := time.Now()
 	if err := vm.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -141,7 +144,7 @@ func bootWith(t *testing.T, o bootOpts) *rig {
 		// A distribution guest boots systemd and its stack: ~15–50 s
 		// under TCG on a shared machine.
 		var cancel context.CancelFunc
-		readyCtx, cancel = context.WithTimeout(t.Context(), 4*time.Minute)
+		readyCtx, cancel = context.WithTimeout(t.Context(), testenv.Scale(4*time.Minute))
 		defer cancel()
 	}
 	ev, err := g.WaitEvent(readyCtx, 0, guest.Match(guest.KindReady))
@@ -151,6 +154,7 @@ func bootWith(t *testing.T, o bootOpts) *rig {
 	if want, got := guestMAC, ev.Fields["mac"]; got != want {
 		t.Fatalf("guest's eth0 has MAC %s, want %s", got, want)
 	}
+	t.Logf("guest ready %v after Start (guest uptime %ss)", time.Since(started).Round(time.Millisecond), ev.Fields["up"])
 	return r
 }
 

@@ -37,7 +37,7 @@ func TestIntegrationTapUnprivilegedFDs(t *testing.T) {
 	r.checkTap(l, bridgeTo(l.br1.Bridge))
 	r.plug("unprivileged QEMU, fds: move to direct", tapDirectXML(l.direct.Parent), l.direct.Subnet)
 	r.checkTap(l, directTo(l.direct.Parent))
-	r.checkOnly("unprivileged QEMU, fds: on direct", l, l.direct)
+	r.checkOnly("unprivileged QEMU, fds: on direct", l.all, l.direct)
 }
 
 // TestIntegrationTapUnprivilegedIfname starts QEMU as nobody, with no
@@ -88,7 +88,7 @@ exec setpriv --reuid=%[2]d --regid=%[2]d --clear-groups --pdeathsig KILL "$0" "$
 	r.checkTap(l, bridgeTo(l.br1.Bridge))
 	r.plug("unprivileged QEMU, ifname: move to direct", tapDirectXML(l.direct.Parent), l.direct.Subnet)
 	r.checkTap(l, directTo(l.direct.Parent))
-	r.checkOnly("unprivileged QEMU, ifname: on direct", l, l.direct)
+	r.checkOnly("unprivileged QEMU, ifname: on direct", l.all, l.direct)
 	// The host's /dev/net/tun is untouched.
 	if now, err := os.Stat("/dev/net/tun"); err != nil || !os.SameFile(now, tun) || now.Mode() != tun.Mode() {
 		t.Errorf("/dev/net/tun changed: %v, %v (was %v)", now.Mode(), err, tun.Mode())

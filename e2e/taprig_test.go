@@ -159,16 +159,16 @@ func (r *rig) checkTap(l *tapLANs, want domain.Backend) {
 	}
 }
 
-// checkOnly checks that, of the LANs, only on answers the guest, and that
-// no other one does; on may be nil (unplugged). The guest probes every
+// checkOnly checks that, of the LANs all, only on answers the guest, and
+// that no other one does; on may be nil (unplugged). The guest probes every
 // router at once with an ARP probe (sender 0.0.0.0, so independent of its
 // addresses and routes: an ICMP ping of another subnet's router fails for
 // want of a route even if the NIC were still on that LAN) and an ICMP ping.
 // The current router must answer both, the others neither.
-func (r *rig) checkOnly(what string, l *tapLANs, on *lab.Network) {
+func (r *rig) checkOnly(what string, all []*lab.Network, on *lab.Network) {
 	r.t.Helper()
 	var cmd strings.Builder
-	for _, n := range l.all {
+	for _, n := range all {
 		a := n.Router.String()
 		// arping -D: duplicate address detection, exit 1 when a replies.
 		fmt.Fprintf(&cmd, "(arping -D -q -c 1 -w 1 -I eth0 %s; echo arp %s $?) & (ping -c 1 -W 1 %s >/dev/null 2>&1; echo ping %s $?) & ", a, a, a, a)
@@ -193,7 +193,7 @@ func (r *rig) checkOnly(what string, l *tapLANs, on *lab.Network) {
 			r.t.Fatalf("%s: guest's probe %q", what, line)
 		}
 	}
-	for _, n := range l.all {
+	for _, n := range all {
 		for _, probe := range []string{"arp", "ping"} {
 			k := probe + " " + n.Router.String()
 			answered, ok := got[k]

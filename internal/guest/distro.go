@@ -20,9 +20,10 @@ type Stack string
 const (
 	// StackNetworkd is systemd-networkd (DHCPv4 on eth0).
 	StackNetworkd Stack = "networkd"
-	// StackNetworkdQEMU is StackNetworkd with Debian's qemu-system-x86
-	// installed: for tests run inside the guest that start QEMU
-	// themselves ([RunGoTests]), without booting a guest in it.
+	// StackNetworkdQEMU is StackNetworkd with Debian's qemu-system-x86,
+	// busybox-static and radvd installed: for tests run inside the guest
+	// ([RunGoTests]) that start QEMU themselves, guest-less or booting
+	// the busybox guest (nested TCG) on package lab's networks.
 	StackNetworkdQEMU Stack = "networkd-qemu"
 	// StackNetworkManager is NetworkManager with Debian's defaults (its
 	// automatic "Wired connection 1", DHCP).

@@ -35,7 +35,17 @@ type GoTest struct {
 	// Timeout bounds the binary's run (-test.timeout, and the guest
 	// command's own timeout a little later). 0 means 10 minutes.
 	Timeout time.Duration
+	// Guest says that the binary boots the busybox guest ([Start]):
+	// RunGoTests builds its assets on the host (or takes the host's
+	// $NICPLUG_GUEST_ASSETS), carries them on the data disk and names
+	// them in the binary's $NICPLUG_GUEST_ASSETS ([AssetsVar]), so that
+	// nothing is built or downloaded in the guest.
+	Guest bool
 }
+
+// guestAssetsDir is the directory of the busybox guest's assets on the
+// data disk, relative to its root.
+const guestAssetsDir = "busybox-guest"
 
 // GoTestTB is the part of testing.TB that [RunGoTests] uses: [TB],
 // Errorf and TempDir (a *testing.T satisfies it; this package does not
@@ -84,7 +94,8 @@ func packageDir(ctx context.Context, pkg string) (dir, base string, err error) {
 // host ([CompileTest]), copied with its package's testdata directory onto
 // a second, read-only disk ([MakeDataDisk]) mounted in the guest, and run
 // there in that copy of its package directory with -test.v over the
-// command channel, one after the other. Their output is logged as it
+// command channel, one after the other. A test with GoTest.Guest finds
+// the busybox guest's assets on that disk too. Their output is logged as it
 // arrives, each line prefixed with the binary's name (the last element of
 // the package's import path); t fails when a binary exits non-zero or a MustPass test did
 // not pass. cfg may be nil; cfg.ExtraArgs gets the data disk appended (cfg
@@ -114,6 +125,15 @@ func RunGoTests(t GoTestTB, stack Stack, cfg *Config, tests ...GoTest) {
 			if b, err := exec.CommandContext(ctx, "cp", "-a", filepath.Join(dir, "testdata"), out).CombinedOutput(); err != nil {
 				t.Fatalf("guest: copy testdata of %s: %v: %s", gt.Pkg, err, b)
 			}
+		}
+	}
+	if slices.ContainsFunc(tests, func(gt GoTest) bool { return gt.Guest }) {
+		a, err := startAssets()
+		if err != nil {
+			t.Fatalf("guest: the busybox guest's assets for the guest's tests: %v", err)
+		}
+		if err := WriteAssets(a, filepath.Join(root, guestAssetsDir)); err != nil {
+			t.Fatalf("%v", err)
 		}
 	}
 	img := filepath.Join(tmp, "tests.ext4")
@@ -156,7 +176,11 @@ func runGoTest(t GoTestTB, g *Guest, name string, gt GoTest) {
 		timeout = 10 * time.Minute
 	}
 	args := append([]string{"./" + name + ".test", "-test.v", "-test.timeout", timeout.String()}, gt.Args...)
-	env := append([]string{testenv.CIVar + "=1"}, gt.Env...)
+	env := []string{testenv.CIVar + "=1"}
+	if gt.Guest {
+		env = append(env, AssetsVar+"="+guestTestDir+"/"+guestAssetsDir)
+	}
+	env = append(env, gt.Env...)
 	// The guest's timeout(1) stops a hung binary before Exec gives up, so
 	// that the command channel is free again and the output arrives.
 	cmd := fmt.Sprintf("cd %s/%s && env %s timeout -k 5 %d %s", guestTestDir, name,

@@ -19,7 +19,12 @@
 // <source bridge=…/> interface. With NetworkConfig.Netns several LANs share
 // one host-side namespace (each with its own LAN namespace, DHCP server and
 // subnet), so that one NIC can be moved between them: give each a distinct
-// Parent, Bridge and Subnet.
+// Parent, Bridge and Subnet. With NetworkConfig.VLAN the bridge filters
+// VLANs and the LAN's veth end is an access port of that VLAN on it;
+// LANs of different VLANs share one bridge (the first creates it, the
+// others join it), so that a NIC moves between them by a change of its
+// own port's VLAN. A kernel without bridge VLAN filtering gives
+// ErrNoVLANFiltering.
 //
 // # Waiting for the guest
 //

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"io"
 	"net/netip"
 )
@@ -40,12 +41,25 @@ type NetworkConfig struct {
 	// Prefix begins the names of the namespaces created (and of the
 	// temporary directory). Empty means DefaultPrefix.
 	Prefix string
+	// VLAN, when set (1–4094), makes Parent an access port of that VLAN
+	// on Bridge (the port's only VLAN, its PVID, untagged), on a bridge
+	// that filters VLANs: Bridge is created with vlan_filtering 1, or
+	// joined when it is already in Netns (another Network's: LANs of
+	// different VLANs then share one bridge, and Close leaves it to its
+	// creator). A kernel whose bridges cannot filter VLANs fails
+	// NewNetwork with an error matching ErrNoVLANFiltering. Needs Bridge.
+	VLAN int
 	// Prefix6 is the IPv6 /64 the LAN's radvd advertises (on-link,
 	// autonomous: SLAAC; radvd's default lifetimes, valid 1 day and
 	// preferred 4 hours); the router has its first address. Zero derives
 	// a ULA from Subnet: 192.168.77.0/24 gives fd6e:706c:0:77::/64.
 	Prefix6 netip.Prefix
 }
+
+// ErrNoVLANFiltering is matched by the error of NewNetwork for a VLAN
+// LAN (NetworkConfig.VLAN) when the kernel's bridges cannot filter VLANs
+// (no CONFIG_BRIDGE_VLAN_FILTERING).
+var ErrNoVLANFiltering = errors.New("lab: the kernel's bridges cannot filter VLANs")
 
 // Network is a throw-away LAN for macvtaps or a bridge, see the package
 // doc.
@@ -66,6 +80,8 @@ type Network struct {
 	LANNetns string
 	// Subnet is the LAN's prefix.
 	Subnet netip.Prefix
+	// VLAN is Parent's access VLAN on Bridge, 0 for none.
+	VLAN int
 	// Router is the DHCP server's address, the router option of its
 	// leases; it answers pings.
 	Router netip.Addr

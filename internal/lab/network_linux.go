@@ -86,6 +86,9 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 	if cfg.Bridge != "" && (cfg.Bridge == parent || cfg.Bridge == peer) {
 		return nil, fmt.Errorf("lab: bridge %q has the name of a veth end", cfg.Bridge)
 	}
+	if cfg.VLAN != 0 && (cfg.Bridge == "" || cfg.VLAN < 1 || cfg.VLAN > 4094) {
+		return nil, fmt.Errorf("lab: VLAN %d: want 1-4094 and a Bridge", cfg.VLAN)
+	}
 	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
@@ -100,6 +103,7 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 		Parent:  parent,
 		Peer:    peer,
 		Bridge:  cfg.Bridge,
+		VLAN:    cfg.VLAN,
 		Subnet:  subnet,
 		Prefix6: p6,
 		Router6: p6.Addr().Next(),
@@ -157,8 +161,7 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 		return nil, err
 	}
 	if cfg.Bridge != "" {
-		// No STP, forward_delay 0: a port forwards as soon as it is up.
-		if err := addLink(cfg.Bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0"); err != nil {
+		if err := makeBridge(ctx, upn, cfg.Bridge, cfg.VLAN != 0, addLink); err != nil {
 			return nil, err
 		}
 		for _, args := range [][]string{
@@ -166,6 +169,11 @@ func NewNetwork(ctx context.Context, cfg *NetworkConfig) (_ *Network, err error)
 			{"-n", upn, "link", "set", cfg.Bridge, "up"},
 		} {
 			if err := ip(ctx, args...); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.VLAN != 0 {
+			if err := accessPort(ctx, upn, parent, cfg.VLAN); err != nil {
 				return nil, err
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,7 @@ func TestIntegrationSharedNetworks(t *testing.T) {
 
 // dhcpBehind plugs a fresh client namespace into n's bridge with a veth
 // pair, runs one busybox udhcpc there and returns the address it leased.
+// On a VLAN LAN (n.VLAN) the client's port is an access port of n's VLAN.
 func dhcpBehind(t *testing.T, ctx context.Context, n *lab.Network) netip.Addr {
 	t.Helper()
 	var b [3]byte
@@ -137,6 +139,16 @@ func dhcpBehind(t *testing.T, ctx context.Context, n *lab.Network) netip.Addr {
 	ipOut(t, "-n", host, "link", "add", port, "type", "veth", "peer", "name", "nph2cl0", "netns", cl)
 	defer ipOut(t, "-n", host, "link", "del", port)
 	ipOut(t, "-n", host, "link", "set", port, "master", n.Bridge, "up")
+	if n.VLAN != 0 {
+		for _, args := range [][]string{
+			{"-n", host, "vlan", "add", "dev", port, "vid", strconv.Itoa(n.VLAN), "pvid", "untagged"},
+			{"-n", host, "vlan", "del", "dev", port, "vid", "1"},
+		} {
+			if out, err := exec.Command("bridge", args...).CombinedOutput(); err != nil {
+				t.Fatalf("bridge %s: %v: %s", strings.Join(args, " "), err, out)
+			}
+		}
+	}
 	ipOut(t, "-n", cl, "link", "set", "nph2cl0", "up")
 	// -q: exit after the lease; -n: fail when none; the script /bin/true
 	// configures nothing: udhcpc logs the lease.

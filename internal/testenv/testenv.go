@@ -10,6 +10,15 @@
 // When the environment variable NICPLUG_CI is set to a non-empty value (CI
 // sets it), such a skip becomes a test failure instead: CI never skips.
 //
+// # Kernel features
+//
+// Tests of a kernel feature the host may lack (bridge VLAN filtering,
+// vhost-net) check nicplug's refusal where it is missing and log "NOT
+// TESTED HERE"; [VLANFilteringVar] and [VhostNetVar], set by the run in
+// a guest with Debian's kernel (internal/kernelvm), make a missing
+// feature a failure instead. [TimeScaleVar] stretches the waits of guest
+// tests run there under nested TCG.
+//
 // # QEMU
 //
 // [StartQEMU] starts a guest-less, paused QEMU for a test through package
@@ -21,6 +30,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"time"
 
 	"github.com/nicplug/nicplug/internal/qemuproc"
 )
@@ -38,6 +49,32 @@ const VLANFilteringVar = "NICPLUG_VLAN_FILTERING"
 
 // WantVLANFiltering reports whether [VLANFilteringVar] is set.
 func WantVLANFiltering() bool { return os.Getenv(VLANFilteringVar) != "" }
+
+// VhostNetVar, when set, says that the kernel has vhost-net
+// (/dev/vhost-net): a test of a vhost NIC then fails when the device is
+// missing, instead of checking nicplug's refusal. The run in a guest with
+// Debian's kernel (package internal/kernelvm) sets it, as it sets
+// [VLANFilteringVar].
+const VhostNetVar = "NICPLUG_VHOST_NET"
+
+// WantVhostNet reports whether [VhostNetVar] is set.
+func WantVhostNet() bool { return os.Getenv(VhostNetVar) != "" }
+
+// TimeScaleVar multiplies the waits of tests that boot a guest (see
+// [Scale]): a positive integer. internal/kernelvm sets it for the guests
+// it boots under QEMU inside its own TCG guest (nested TCG, about 40
+// times slower than TCG on the host).
+const TimeScaleVar = "NICPLUG_TIME_SCALE"
+
+// Scale returns d multiplied by [TimeScaleVar], or d when it is unset or
+// not a positive integer.
+func Scale(d time.Duration) time.Duration {
+	n, err := strconv.Atoi(os.Getenv(TimeScaleVar))
+	if err != nil || n < 1 {
+		return d
+	}
+	return d * time.Duration(n)
+}
 
 // TB is the subset of testing.TB used here (keeps this package free of a
 // testing import in non-test builds of callers).

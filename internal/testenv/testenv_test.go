@@ -119,3 +119,29 @@ func (r *recordTB) Fatalf(format string, a ...any) {
 	r.fatal = fmt.Sprintf(format, a...)
 	panic(stopped{})
 }
+
+func TestScale(t *testing.T) {
+	for _, tt := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"", time.Minute}, {"1", time.Minute}, {"8", 8 * time.Minute},
+		{"0", time.Minute}, {"-2", time.Minute}, {"x", time.Minute},
+	} {
+		t.Setenv(testenv.TimeScaleVar, tt.v)
+		if got := testenv.Scale(time.Minute); got != tt.want {
+			t.Errorf("%s=%q: Scale(1m) = %v, want %v", testenv.TimeScaleVar, tt.v, got, tt.want)
+		}
+	}
+}
+
+func TestWantVhostNet(t *testing.T) {
+	t.Setenv(testenv.VhostNetVar, "")
+	if testenv.WantVhostNet() {
+		t.Errorf("WantVhostNet() with %s empty = true", testenv.VhostNetVar)
+	}
+	t.Setenv(testenv.VhostNetVar, "1")
+	if !testenv.WantVhostNet() {
+		t.Errorf("WantVhostNet() with %s=1 = false", testenv.VhostNetVar)
+	}
+}

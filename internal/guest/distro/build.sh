@@ -2,8 +2,9 @@
 # Builds a Debian bookworm test guest with a real network stack:
 #   build.sh STACK OUT
 # STACK is networkd (systemd-networkd, DHCP on eth0), networkd-qemu
-# (the same plus qemu-system-x86, for tests that start QEMU inside the
-# guest) or networkmanager (NetworkManager's default "Wired connection 1"). OUT receives vmlinuz,
+# (the same plus qemu-system-x86, busybox-static and radvd, for tests that
+# start QEMU inside the guest, some with the busybox test guest behind
+# package lab's DHCP and router advertisement servers) or networkmanager (NetworkManager's default "Wired connection 1"). OUT receives vmlinuz,
 # initrd.img (the image's own, from initramfs-tools) and disk.ext4 (the
 # root file system, booted read-only with QEMU's snapshot=on). Needs root
 # and mmdebstrap; packages come from the host's apt sources (mmdebstrap
@@ -14,7 +15,7 @@ stack=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 case "$stack" in
 networkd) extra= ;;
-networkd-qemu) extra=,qemu-system-x86 ;;
+networkd-qemu) extra=,qemu-system-x86,busybox-static,radvd ;;
 networkmanager) extra=,network-manager ;;
 *) echo "build.sh: unknown stack $stack" >&2; exit 2 ;;
 esac
