@@ -63,10 +63,14 @@
 //
 // [RunGoTests] runs nicplug's own test binaries as root inside a
 // distribution guest, for tests that need a kernel feature the host's
-// kernel lacks (the host's and CI's kernel has no bridge VLAN filtering;
-// Debian's has): each binary is built with [CompileTest], carried in on a
+// kernel lacks (the host's and CI's kernel has neither bridge VLAN
+// filtering nor vhost-net; Debian's has both): each binary is built with [CompileTest], carried in on a
 // second read-only disk ([MakeDataDisk]; the cloud kernel has no 9p), run
 // with NICPLUG_CI=1 and its output logged as it arrives. A test fails when
 // a binary fails or a required test did not pass. [StackNetworkdQEMU]
-// adds Debian's QEMU to the guest for tests that start QEMU themselves.
+// adds Debian's QEMU (and busybox-static and radvd, for package lab's
+// networks) to the guest for tests that start QEMU themselves; a test
+// binary that boots the busybox guest in there (GoTest.Guest) gets the
+// host's build of it on the same disk, named by $NICPLUG_GUEST_ASSETS
+// ([AssetsVar], which [Start] reads instead of building).
 package guest
