@@ -26,6 +26,9 @@ func netnsID(path string) (nsID, error) {
 	return nsID{}, fmt.Errorf("network namespace %s: %w", path, errors.ErrUnsupported)
 }
 
+// hardLinks is 1: nicplug does not count hard links on this GOOS.
+func hardLinks(os.FileInfo) uint64 { return 1 }
+
 // openInput opens an input file for reading.
 func openInput(path string) (*os.File, error) { return os.Open(path) }
 

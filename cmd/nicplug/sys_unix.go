@@ -55,6 +55,14 @@ func netnsID(path string) (nsID, error) {
 	return nsID{dev: uint64(st.Dev), ino: st.Ino}, nil
 }
 
+// hardLinks is the number of hard links of the file fi describes.
+func hardLinks(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
 // openInput opens an input file for reading without blocking in open(2):
 // a FIFO with no writer would block there for good, deaf to --timeout
 // and to SIGINT (which the command catches). Opened O_NONBLOCK, it reads

@@ -25,21 +25,58 @@ type vmLock struct {
 }
 
 // lockPath is the lock file of the VM behind monitor socket sock. The
-// socket's directory is resolved, so two paths to one socket share a lock.
+// socket's path is resolved (see [sidecarPath]), so every path to one
+// socket shares its lock.
 func lockPath(sock string) string {
 	return sidecarPath(sock, lockSuffix)
 }
 
-// sidecarPath is sock's path, its directory symlinks resolved, plus suffix.
+// sidecarPath is sock's fully resolved path (see [resolveSocket]) plus
+// suffix: the VM's lock and host device record are named after the
+// socket, not after the --qmp string that reached it.
 func sidecarPath(sock, suffix string) string {
+	return resolveSocket(sock) + suffix
+}
+
+// maxSymlinks bounds the symlinks resolveSocket follows (Linux's ELOOP
+// limit).
+const maxSymlinks = 40
+
+// resolveSocket returns sock's absolute path with every symlink resolved:
+// its directory's and its own, the final one followed even when what it
+// points to is gone (the socket of an exited QEMU), so that a command on
+// a symlink to a socket finds the lock and record of the socket itself.
+func resolveSocket(sock string) string {
 	abs, err := filepath.Abs(sock)
 	if err != nil {
-		return sock + suffix
+		return sock
 	}
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
-		abs = filepath.Join(dir, filepath.Base(abs))
+	for range maxSymlinks {
+		if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+			abs = filepath.Join(dir, filepath.Base(abs))
+		}
+		target, err := os.Readlink(abs)
+		if err != nil {
+			return abs // not a symlink, or nothing there
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(abs), target)
+		}
+		abs = filepath.Clean(target)
 	}
-	return abs + suffix
+	return abs
+}
+
+// checkHardLinks refuses a monitor socket with more than one hard link:
+// its lock and record are named after its path, which another link would
+// not share, so two commands reaching it by different links would neither
+// wait for each other nor see each other's host devices.
+func checkHardLinks(sock string, fi os.FileInfo) error {
+	if n := hardLinks(fi); n > 1 {
+		return usageErrorf("--qmp %s: the socket has %d hard links: the VM's lock and host device record are named after the socket's path, which a command given another link would bypass: remove the other links",
+			cutString(sock, 200), n)
+	}
+	return nil
 }
 
 // lockPoll is how often a waiting command retries the lock.
@@ -51,8 +88,14 @@ const lockPoll = 20 * time.Millisecond
 // file beside it: --qmp /etc/passwd must not create /etc/passwd.nicplug-lock):
 // there is no VM to serialize, and connecting reports the error.
 func lockVM(ctx context.Context, sock string) (*vmLock, error) {
-	if fi, err := os.Stat(sock); errors.Is(err, os.ErrNotExist) || (err == nil && fi.Mode().Type() != os.ModeSocket) {
+	fi, err := os.Stat(sock)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && fi.Mode().Type() != os.ModeSocket) {
 		return &vmLock{}, nil
+	}
+	if err == nil {
+		if err := checkHardLinks(sock, fi); err != nil {
+			return nil, err
+		}
 	}
 	path := lockPath(sock)
 	f, err := openLockFile(path)
