@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/backend"
@@ -60,6 +62,29 @@ func findElsewhere(ctx context.Context, sock, netns, vm, nic, link string) (reco
 		}
 	}
 	return recordedLink{}, false
+}
+
+// findNetns returns a path to the network namespace id: the first of the
+// names under /run/netns, then of the other processes' /proc/PID/ns/net,
+// that reaches it; "" when none does (the namespace is gone, or only a
+// bind mount elsewhere or an open fd holds it). This process does not
+// count: netif may have parked its main thread in a namespace it entered,
+// which then lives only as long as the command.
+func findNetns(id nsID) string {
+	paths, _ := filepath.Glob("/run/netns/*")
+	procs, _ := os.ReadDir("/proc")
+	self := strconv.Itoa(os.Getpid())
+	for _, e := range procs {
+		if _, err := strconv.ParseUint(e.Name(), 10, 32); err == nil && e.Name() != self {
+			paths = append(paths, "/proc/"+e.Name()+"/ns/net")
+		}
+	}
+	for _, p := range paths {
+		if other, err := netnsID(p); err == nil && other == id {
+			return p
+		}
+	}
+	return ""
 }
 
 // tapElsewhere turns a plan refused because a fixed tap is not in the

@@ -146,33 +146,48 @@ func (r *hostRecord) save() error {
 
 // prune drops the entries of VM vm whose device is no longer in its
 // namespace (or whose namespace is gone), so the record follows the host.
+// An entry whose path no longer reaches its namespace (a /proc/PID/ns/net
+// whose process exited) names the one found with its inode (see
+// [findNetns]); only when none is found is the namespace gone.
 func (r *hostRecord) prune(ctx context.Context, vm string) error {
 	owned := map[nsID][]backend.OwnedLink{}
 	var errs []error
-	r.Links = slices.DeleteFunc(r.Links, func(l recordedLink) bool {
+	self, selfErr := netnsID("")
+	kept := r.Links[:0]
+	for _, l := range r.Links {
 		if l.VM != vm {
-			return false
+			kept = append(kept, l)
+			continue
 		}
 		id := nsID{l.Dev, l.Ino}
 		path := l.Netns
-		if self, err := netnsID(""); err == nil && self == id {
+		if selfErr == nil && self == id {
 			path = ""
-		} else if path == "" {
-			return false // unreachable from here: keep
-		} else if now, err := netnsID(path); err != nil || now != id {
-			return true // the namespace is gone, and its devices with it
+		} else if now, err := netnsID(path); path == "" || err != nil || now != id {
+			if path = findNetns(id); path == "" {
+				if l.Netns != "" {
+					continue // the namespace is gone, and its devices with it
+				}
+				kept = append(kept, l) // unreachable from here: keep
+				continue
+			}
+			l.Netns = path
 		}
 		links, ok := owned[id]
 		if !ok {
 			var err error
 			if links, err = backend.NewNetifHost(path).ListOwned(ctx, vm); err != nil {
 				errs = append(errs, err)
-				return false
+				kept = append(kept, l)
+				continue
 			}
 			owned[id] = links
 		}
-		return !slices.ContainsFunc(links, func(o backend.OwnedLink) bool { return o.Name == l.Link && o.Owner.NIC == l.NIC })
-	})
+		if slices.ContainsFunc(links, func(o backend.OwnedLink) bool { return o.Name == l.Link && o.Owner.NIC == l.NIC }) {
+			kept = append(kept, l)
+		}
+	}
+	r.Links = kept
 	return errors.Join(errs...)
 }
 
