@@ -43,7 +43,7 @@ func commands() []command {
 		{"plan", "(--qmp SOCK [--domain DOMAIN.xml] | --from OLD.xml) [flags] IFACE.xml", "print the plan of an <interface> update without applying it", planDoc, runPlan},
 		{"update", "--qmp SOCK [--domain DOMAIN.xml] [flags] IFACE.xml", "apply an <interface> update: plug, unplug, switch, link", updateDoc, runUpdate},
 		{"show", "--qmp SOCK [--domain DOMAIN.xml] [flags]", "print each NIC's live wiring", showDoc, runShow},
-		{"cleanup", "[--netns PATH] (DOMAIN.xml | --name NAME)", "delete the host devices of a VM whose QEMU has exited", cleanupDoc, runCleanup},
+		{"cleanup", "[--netns PATH] [--qmp SOCK] (DOMAIN.xml | --name NAME)", "delete the host devices of a VM whose QEMU has exited", cleanupDoc, runCleanup},
 	}
 }
 
