@@ -128,3 +128,36 @@ func TestIntegrationSocketSymlink(t *testing.T) {
 		t.Errorf("after the unplug: %+v", r)
 	}
 }
+
+// TestResolveSocket: every symlink on the way to the socket is resolved,
+// a directory's, the socket's own and a chain of them, also when the
+// socket itself is gone (its QEMU exited); a loop ends.
+func TestResolveSocket(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(dir, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(real, "q.sock") // absent
+	for _, l := range [][2]string{
+		{"real", filepath.Join(dir, "alias")},
+		{"q.sock", filepath.Join(real, "l1.sock")},
+		{filepath.Join(dir, "alias", "l1.sock"), filepath.Join(dir, "l2.sock")},
+		{"loop.sock", filepath.Join(dir, "loop.sock")},
+	} {
+		if err := os.Symlink(l[0], l[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{sock, filepath.Join(dir, "alias", "q.sock"), filepath.Join(dir, "alias", "l1.sock"), filepath.Join(dir, "l2.sock")} {
+		if got := resolveSocket(p); got != sock {
+			t.Errorf("resolveSocket(%s) = %s, want %s", p, got, sock)
+		}
+	}
+	if got := resolveSocket(filepath.Join(dir, "loop.sock")); got != filepath.Join(dir, "loop.sock") {
+		t.Errorf("resolveSocket of a loop = %s", got)
+	}
+}
