@@ -19,7 +19,7 @@ Delete every host device nicplug created for a VM in --netns: the fixed
 taps of its tap-datapath NICs (made by 'nicplug qemu-args'), the macvlans,
 macvtaps and bridge taps of its backends, and the redirect an ethernet
 backend's interface has to a fixed tap. Run it after the VM's QEMU has
-exited: nothing checks that it has. The VM is named by DOMAIN.xml or
+exited: without --qmp nothing checks that it has. The VM is named by DOMAIN.xml or
 --name. Prints each device deleted. When it finds none in --netns but
 the VM has devices in another named namespace (/run/netns/*) or the
 initial one, it deletes nothing and fails (exit status 2) naming that
