@@ -86,7 +86,8 @@ const lockPoll = 20 * time.Millisecond
 // for another command to release it.
 // A path that does not exist or is not a socket gets no lock (and no lock
 // file beside it: --qmp /etc/passwd must not create /etc/passwd.nicplug-lock):
-// there is no VM to serialize, and connecting reports the error.
+// there is no VM to serialize, and connecting reports the error. A
+// socket with another hard link is refused (see [checkHardLinks]).
 func lockVM(ctx context.Context, sock string) (*vmLock, error) {
 	fi, err := os.Stat(sock)
 	if errors.Is(err, os.ErrNotExist) || (err == nil && fi.Mode().Type() != os.ModeSocket) {
