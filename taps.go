@@ -45,6 +45,7 @@ type Taps struct {
 	vm     string
 	names  map[string]string // device id -> tap name
 	queues map[string]int
+	vhost  map[string]bool // device id -> <driver name='vhost'>
 	order  []string
 }
 
@@ -76,7 +77,7 @@ func PrepareTaps(ctx context.Context, dom *domain.Domain, opts *TapOptions) (*Ta
 	if err != nil {
 		return nil, err
 	}
-	t := &Taps{host: th, links: o.Host, vm: dom.XML.Name, names: map[string]string{}, queues: map[string]int{}}
+	t := &Taps{host: th, links: o.Host, vm: dom.XML.Name, names: map[string]string{}, queues: map[string]int{}, vhost: map[string]bool{}}
 	for _, n := range dom.NICs {
 		if n.Datapath() != domain.DatapathTap {
 			continue
@@ -89,6 +90,7 @@ func PrepareTaps(ctx context.Context, dom *domain.Domain, opts *TapOptions) (*Ta
 		}
 		dev := n.DeviceID()
 		t.names[dev], t.queues[dev] = backend.TapName(t.vm, dev), n.Queues()
+		t.vhost[dev] = n.Vhost()
 		t.order = append(t.order, dev)
 	}
 	owned, err := o.Host.ListOwned(ctx, t.vm)
@@ -152,23 +154,37 @@ func (t *Taps) Args() map[string]domain.TapArgs {
 // inherits them, numbered from firstFD on in the order of files (3 for
 // exec.Cmd.ExtraFiles, whose first file is fd 3): pass args to
 // [domain.Domain.QEMUArgsFor] and files to the command, then close files
-// once QEMU started. QEMU needs no privilege for them.
+// once QEMU started. For a NIC with <driver name='vhost'> it also opens
+// [VhostNetDevice] once per queue pair (vhostfds=), as libvirt does. QEMU
+// then needs no privilege and no access to /dev/net/tun or
+// /dev/vhost-net.
 func (t *Taps) Files(ctx context.Context, firstFD int) (args map[string]domain.TapArgs, files []*os.File, err error) {
 	args = map[string]domain.TapArgs{}
+	fail := func(err error) (map[string]domain.TapArgs, []*os.File, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, nil, err
+	}
 	for _, dev := range t.order {
 		fs, err := t.host.OpenTapQueues(ctx, t.names[dev], t.queues[dev])
 		if err != nil {
-			for _, f := range files {
-				f.Close()
-			}
-			return nil, nil, fmt.Errorf("nicplug: open taps: NIC %s: %w", dev, err)
+			return fail(fmt.Errorf("nicplug: open taps: NIC %s: %w", dev, err))
 		}
-		var fds []int
+		var a domain.TapArgs
 		for _, f := range fs {
-			fds = append(fds, firstFD+len(files))
+			a.FDs = append(a.FDs, firstFD+len(files))
 			files = append(files, f)
 		}
-		args[dev] = domain.TapArgs{FDs: fds}
+		for i := 0; t.vhost[dev] && i < t.queues[dev]; i++ {
+			f, err := os.OpenFile(VhostNetDevice, os.O_RDWR, 0)
+			if err != nil {
+				return fail(fmt.Errorf("nicplug: open taps: NIC %s: vhost-net: %w", dev, err))
+			}
+			a.VhostFDs = append(a.VhostFDs, firstFD+len(files))
+			files = append(files, f)
+		}
+		args[dev] = a
 	}
 	return args, files, nil
 }

@@ -17,6 +17,11 @@ type TapArgs struct {
 	// opened with vnet_hdr), e.g. 3 and up for exec.Cmd.ExtraFiles. When
 	// set, Ifname is ignored.
 	FDs []int
+	// VhostFDs are fds of /dev/vhost-net QEMU inherits for a NIC with
+	// <driver name='vhost'>, one per queue pair (vhostfd=/vhostfds=), so
+	// that QEMU need not open /dev/vhost-net itself; only with FDs.
+	// Empty means QEMU opens it (vhost=on).
+	VhostFDs []int
 }
 
 // TapNetdevIDFor is the netdev id of a tap-datapath NIC's fixed tap, the
@@ -44,29 +49,48 @@ type tapNetdevJSON struct {
 	VnetHdr    *bool  `json:"vnet_hdr,omitempty"`
 	Queues     int    `json:"queues,omitempty"`
 	Vhost      *bool  `json:"vhost,omitempty"`
+	VhostFD    string `json:"vhostfd,omitempty"`
+	VhostFDs   string `json:"vhostfds,omitempty"`
 }
 
 // tapNetdev returns the -netdev of n's fixed tap as t says.
 func tapNetdev(n *NIC, t TapArgs, ok bool) (string, error) {
 	q := n.Queues()
 	nd := tapNetdevJSON{Type: "tap", ID: n.PeerID()}
+	if len(t.FDs) == 0 && len(t.VhostFDs) > 0 {
+		return "", fmt.Errorf("vhost-net fds were given without tap fds: give both, or neither (QEMU then opens both itself)")
+	}
 	switch {
 	case len(t.FDs) > 0:
 		if len(t.FDs) != q {
 			return "", fmt.Errorf("the NIC has %d queues but %d tap fds were given", q, len(t.FDs))
 		}
-		fds := make([]string, len(t.FDs))
-		for i, fd := range t.FDs {
-			if fd < 0 {
-				return "", fmt.Errorf("tap fd %d is invalid", fd)
-			}
-			fds[i] = strconv.Itoa(fd)
+		fds, err := fdList("tap", t.FDs)
+		if err != nil {
+			return "", err
 		}
 		// QEMU takes the queue count and vnet_hdr from the fds.
 		if q == 1 {
-			nd.FD = fds[0]
+			nd.FD = fds
 		} else {
-			nd.FDs = strings.Join(fds, ":")
+			nd.FDs = fds
+		}
+		if len(t.VhostFDs) > 0 {
+			if !n.Vhost() {
+				return "", fmt.Errorf("vhost-net fds were given for a NIC without <driver name='vhost'>")
+			}
+			if len(t.VhostFDs) != q {
+				return "", fmt.Errorf("the NIC has %d queues but %d vhost-net fds were given", q, len(t.VhostFDs))
+			}
+			vfds, err := fdList("vhost-net", t.VhostFDs)
+			if err != nil {
+				return "", err
+			}
+			if q == 1 {
+				nd.VhostFD = vfds
+			} else {
+				nd.VhostFDs = vfds
+			}
 		}
 	case ok && t.Ifname != "":
 		if err := checkIfname("tap ifname", t.Ifname); err != nil {
@@ -86,4 +110,16 @@ func tapNetdev(n *NIC, t TapArgs, ok bool) (string, error) {
 	}
 	b, err := json.Marshal(nd)
 	return string(b), err
+}
+
+// fdList is fds as QEMU's fds= takes them: "3:4:5".
+func fdList(what string, fds []int) (string, error) {
+	out := make([]string, len(fds))
+	for i, fd := range fds {
+		if fd < 0 {
+			return "", fmt.Errorf("%s fd %d is invalid", what, fd)
+		}
+		out[i] = strconv.Itoa(fd)
+	}
+	return strings.Join(out, ":"), nil
 }

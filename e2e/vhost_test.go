@@ -37,7 +37,9 @@ const vhostInitFailed = "vhost-net requested but could not be initialized"
 // vhost-net (<driver name='vhost' queues='2'/>, two vCPUs) unplugged and
 // moves it live through plans: into a bridge, to a direct (macvlan)
 // backend, to another bridge, unplugged. QEMU must keep vhost-net all the
-// way (checkVhost): one fd of /dev/vhost-net and one kernel worker
+// way (checkVhost), with QEMU running as nobody, without capabilities,
+// given the tap's queues and the vhost-net fds by nicplug.Taps.Files
+// (vhostfds=, so QEMU opens no device itself): one fd of /dev/vhost-net and one kernel worker
 // thread vhost-<QEMU's pid> per queue pair, and no "vhost-net requested
 // but could not be initialized" from QEMU; x-query-virtio-status (on a
 // second QMP monitor) reports vhost started with a vhost device while
@@ -61,9 +63,19 @@ func TestIntegrationTapVhost(t *testing.T) {
 		return
 	}
 	l := newTapLANs(t)
-	aux := filepath.Join(t.TempDir(), "aux.sock")
+	testenv.RequireQEMUAs(t, nobody, nobody)
+	auxDir := t.TempDir()
+	if err := os.Chown(auxDir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	aux := filepath.Join(auxDir, "aux.sock")
 	r := bootWith(t, bootOpts{nic: vhostNIC("none", ""), cfg: &nicplug.Config{Netns: l.host, CarrierHold: carrierHold},
-		tapNetns: l.host, cpus: vhostQueues, extra: []string{"-qmp", "unix:" + aux + ",server=on,wait=off"}})
+		tapNetns: l.host, cpus: vhostQueues, extra: []string{"-qmp", "unix:" + aux + ",server=on,wait=off"},
+		runAs: &guest.RunAs{UID: nobody, GID: nobody}})
+	// Unprivileged, with no access to /dev/vhost-net needed: QEMU got
+	// the tap's queues and one vhost-net fd per queue pair from
+	// Taps.Files (vhostfds=).
+	testenv.CheckRunsAs(t, r.g.Pid(), nobody, nobody, true)
 	c := dialAux(t, aux)
 	id := r.nicIdentity()
 	if _, err := r.g.WaitEvent(r.ctx(), 0, guest.Match(guest.KindCarrier, "0")); err != nil {

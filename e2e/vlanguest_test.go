@@ -125,8 +125,13 @@ func testVLANGuest(t *testing.T, dp domain.Datapath) {
 			t.Fatalf("%s: %v", what, err)
 		}
 		t.Logf("%s: a %d-step %s plan", what, len(p.Steps), p.Kind)
-		if c := r.plug(what, onVLAN(n.VLAN), n.Subnet); c.Router != n.Router {
+		plugged := r.iface0().LinkUp
+		c := r.plug(what, onVLAN(n.VLAN), n.Subnet)
+		if c.Router != n.Router {
 			t.Errorf("%s: router %s, want %s", what, c.Router, n.Router)
+		}
+		if plugged && c.Down == nil {
+			t.Errorf("%s: the guest never saw carrier 0 during the VLAN change", what)
 		}
 		r.checkVLANPort(what, l, n.VLAN)
 		r.checkOnly(what, l.all, n)

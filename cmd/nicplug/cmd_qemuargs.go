@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
 const qemuArgsDoc = `
@@ -15,10 +17,13 @@ Print the QEMU command-line arguments for the domain's NICs, one per line
 (bash: mapfile -t args < <(nicplug qemu-args d.xml)), or with --shell as one
 shell-quoted line. Each NIC gets a hub of its own and no backend: start QEMU
 with -S, then run 'nicplug start'. A virtio-net NIC gets its offloads turned
-off explicitly (a hub port cannot take them). --qemu-version names the QEMU
-that will run the arguments (10.0.2, or what 'qemu-system-x86_64 --version'
-prints): from 8.1 on, the USO offloads are named too. Without it the
-arguments suit every supported QEMU (7.2 to 10.0).
+off explicitly (a hub port cannot take them); from QEMU 8.1 on, the USO
+offloads are named too. --qemu-version names the QEMU that will run the
+arguments: a version (10.0.2, or what 'qemu-system-x86_64 --version'
+prints), 'any' (arguments every supported QEMU, 7.2 to 10.0, accepts,
+without the USO offloads), or 'auto' (the default: ask $NICPLUG_QEMU, else
+qemu-system-x86_64 from PATH, for its version; when that cannot be run,
+a note on standard error and the arguments of 'any').
 
 A NIC whose <driver> asks for name='vhost' or queues > 1 is on the tap
 datapath instead: qemu-args creates its fixed tap (in --netns; needs
@@ -33,7 +38,7 @@ has exited.
 func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("qemu-args")
 	shell := fs.Bool("shell", false, "print one shell-quoted line")
-	qemuVersion := fs.String("qemu-version", "", "the QEMU version that runs the arguments (default: any supported)")
+	qemuVersion := fs.String("qemu-version", "auto", "the `version` of the QEMU that runs the arguments: MAJOR.MINOR[.MICRO], any, or auto ($NICPLUG_QEMU or qemu-system-x86_64 --version)")
 	netns := fs.String("netns", "", "network namespace `path` where fixed taps are created (default: the current one)")
 	tapUser := fs.String("tap-user", "", "`UID[:GID]` that may open the fixed taps without CAP_NET_ADMIN")
 	var nets netFlag
@@ -52,14 +57,17 @@ func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 	if err := nets.load(); err != nil {
 		return err
 	}
-	var opts domain.ArgsOptions
-	if *qemuVersion != "" {
-		if opts.QEMU, err = domain.ParseQEMUVersion(*qemuVersion); err != nil {
-			return usageErrorf("--qemu-version: %w", err)
+	if *qemuVersion != "auto" {
+		if _, err := argsVersion(ctx, e, *qemuVersion); err != nil {
+			return err
 		}
 	}
 	d, _, err := readDomain(pos[0], nets.opts)
 	if err != nil {
+		return err
+	}
+	var opts domain.ArgsOptions
+	if opts.QEMU, err = argsVersion(ctx, e, *qemuVersion); err != nil {
 		return err
 	}
 	if hasTapNIC(d) {
@@ -90,6 +98,31 @@ func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// argsVersion is the QEMU version the arguments are for, from
+// --qemu-version: a version, "any" (zero: what every supported QEMU
+// accepts) or "auto" (the version of the QEMU the helpers would start; if
+// it cannot be asked, a note and "any").
+func argsVersion(ctx context.Context, e *env, flag string) (domain.QEMUVersion, error) {
+	switch flag {
+	case "any", "":
+		return domain.QEMUVersion{}, nil
+	case "auto":
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := qemuproc.Version(ctx, "")
+		if err != nil {
+			fmt.Fprintf(e.stderr, "nicplug: qemu-args: note: %v: arguments for any supported QEMU (give --qemu-version)\n", err)
+			return domain.QEMUVersion{}, nil
+		}
+		return v, nil
+	}
+	v, err := domain.ParseQEMUVersion(flag)
+	if err != nil {
+		return v, usageErrorf("--qemu-version: %w", err)
+	}
+	return v, nil
 }
 
 func hasTapNIC(d *domain.Domain) bool {

@@ -136,8 +136,8 @@ func TestGolden(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"qemu-args", []string{"qemu-args", td + "domain.xml"}},
-		{"qemu-args-shell", []string{"qemu-args", "--shell", td + "domain.xml"}},
+		{"qemu-args", []string{"qemu-args", "--qemu-version=any", td + "domain.xml"}},
+		{"qemu-args-shell", []string{"qemu-args", "--qemu-version=any", "--shell", td + "domain.xml"}},
 		{"plan-from-plug-user", []string{"plan", "--from", td + "domain.xml", td + "iface-user.xml"}},
 		{"plan-from-plug-user-json", []string{"plan", "--from", td + "domain.xml", td + "iface-user.xml", "--json"}},
 		{"plan-from-noop", []string{"plan", "--from", td + "domain.xml", td + "iface-none.xml"}},

@@ -54,7 +54,7 @@ func run(ctx context.Context, qemuBin, sock string, wait bool) error {
 	if err != nil {
 		return err
 	}
-	args, err := dom.QEMUArgs()
+	args, err := exenv.QEMUArgs(ctx, qemuBin, dom, nil)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func run(ctx context.Context, qemuBin, netns string, bridges []string) error {
 	if err != nil {
 		return err
 	}
-	args, err := dom.QEMUArgsFor(&domain.ArgsOptions{Taps: tapArgs})
+	args, err := exenv.QEMUArgs(ctx, qemuBin, dom, tapArgs)
 	if err != nil {
 		return err
 	}

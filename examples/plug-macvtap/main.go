@@ -88,7 +88,7 @@ func run(ctx context.Context, qemuBin, sock, parent string) error {
 	if err != nil {
 		return err
 	}
-	args, err := dom.QEMUArgs()
+	args, err := exenv.QEMUArgs(ctx, qemuBin, dom, nil)
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func run(ctx context.Context, w io.Writer, qemuBin, sock string, domXML []byte, 
 		if err != nil {
 			return err
 		}
-		args, err := dom.QEMUArgs()
+		args, err := exenv.QEMUArgs(ctx, qemuBin, dom, nil)
 		if err != nil {
 			return err
 		}

@@ -82,7 +82,7 @@ func run(ctx context.Context, qemuBin, sock, parent string, cfg *nicplug.Config)
 	if err != nil {
 		return err
 	}
-	args, err := dom.QEMUArgs()
+	args, err := exenv.QEMUArgs(ctx, qemuBin, dom, nil)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"os"
 
+	"github.com/nicplug/nicplug/domain"
+
 	"github.com/nicplug/nicplug/internal/qemuproc"
 )
 
@@ -55,3 +57,14 @@ func (q *QEMU) Stop() { q.q.Kill() }
 
 // Done is closed when QEMU has exited.
 func (q *QEMU) Done() <-chan struct{} { return q.q.Done() }
+
+// QEMUArgs is dom's NIC arguments for the QEMU bin (asked for its
+// version, so that from 8.1 on a hub NIC names its USO offloads off too),
+// with taps for the NICs on the tap datapath (nil when there are none).
+func QEMUArgs(ctx context.Context, bin string, dom *domain.Domain, taps map[string]domain.TapArgs) ([]string, error) {
+	v, err := qemuproc.Version(ctx, bin)
+	if err != nil {
+		return nil, err
+	}
+	return dom.QEMUArgsFor(&domain.ArgsOptions{QEMU: v, Taps: taps})
+}
