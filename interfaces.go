@@ -2,6 +2,7 @@ package nicplug
 
 import (
 	"context"
+	"slices"
 
 	"github.com/nicplug/nicplug/backend"
 	"github.com/nicplug/nicplug/domain"
@@ -45,11 +46,22 @@ type Interface struct {
 	// Driver is QEMU's type of the attached backend (tap, user, socket).
 	Driver string
 	// Backend is the attached backend's spec when it is the configured one
-	// (its hash matches); Type none when unplugged; zero when unknown.
+	// (its hash matches) and, for a backend that owns a host link (a
+	// macvtap or bridge tap nicplug creates), the host lists that link
+	// where the VM looks ([Config.Netns]; see MissingLink); Type none when
+	// unplugged; zero when unknown.
 	// On the tap datapath it is what the host shows the fixed tap plugged
 	// into, whatever the domain says; zero when the plumbing is half done
 	// (an interrupted plan, which the next plan completes or removes).
 	Backend domain.Backend
+	// MissingLink is, on the hub datapath, the host link the attached
+	// backend owns (its netdev id matches the configuration) when the
+	// host does not list it where the VM looks ([Config.Netns]): it is in
+	// another network namespace, or was deleted behind nicplug's back
+	// (`ip link del` of it or of its parent). Backend is zero then: the
+	// backend does not work as configured here ([VM.PlanUpdate] reports
+	// the link in Plan.Missing and replaces the backend).
+	MissingLink string
 	// Datapath is the NIC's datapath (hub or tap).
 	Datapath domain.Datapath
 	// Tap is the fixed tap's name on the tap datapath, "" on the hub.
@@ -59,7 +71,9 @@ type Interface struct {
 	Plug backend.TapPlug
 }
 
-// Interfaces reads back every NIC's live wiring.
+// Interfaces reads back every NIC's live wiring. A backend that owns a
+// host link is named only when the host lists that link where the VM
+// looks (see [Interface.MissingLink]).
 func (v *VM) Interfaces(ctx context.Context) ([]Interface, error) {
 	if err := v.lock(); err != nil {
 		return nil, err
@@ -85,10 +99,24 @@ func (v *VM) Interfaces(ctx context.Context) ([]Interface, error) {
 			it.BackendID, it.Driver, it.Backend = b.ID, b.Driver, domain.Backend{}
 			id, _ := backend.ParseNetdevID(b.ID)
 			if cfg := v.dom.NICs[i].Backend(); !cfg.IsNone() && backend.SpecHash(cfg) == id.Hash {
-				it.Backend = cfg
+				if link, ok := ownedLink(v.name, ns, cfg, id); ok && !slices.Contains(ns.HostLinks, link) {
+					it.MissingLink = link
+				} else {
+					it.Backend = cfg
+				}
 			}
 		}
 		out = append(out, it)
 	}
 	return out, nil
+}
+
+// ownedLink is the host link backend id, of spec spec, owns on ns's NIC
+// of VM vm: the macvtap or bridge tap nicplug creates for it (ok false
+// for a backend that owns none).
+func ownedLink(vm string, ns NICState, spec domain.Backend, id backend.NetdevID) (string, bool) {
+	if need, err := backend.Needs(spec); err != nil || !need.Creates() {
+		return "", false
+	}
+	return backend.LinkName(vm, ns.Device, id.Gen), true
 }

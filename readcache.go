@@ -17,15 +17,17 @@ import (
 // per NIC, `info network` and a netlink dump of the host links. Between two
 // plans applied on one connection, most of it cannot change: a realized
 // NIC keeps its device id, MAC and peer (QEMU cannot re-peer it), and the
-// host links nicplug owns change only by nicplug's own plans. What can
+// host links nicplug owns are created only by nicplug's own plans (though
+// anyone may delete them, which a netlink dump sees). What can
 // change is what sits on each NIC's hub, and `info network` alone lists
 // that, together with every NIC's hub port, its peer and its MAC.
 //
 // So after a full read-back, and as long as every plan since was applied
 // without error, the VM keeps what it knows current (the effects of each
 // applied plan, knownstate.go) and plans an update from it without asking
-// QEMU; a tap-datapath NIC's plumbing is read from the host again (a
-// netlink dump: no QMP). The plan is checked before any of its steps
+// QEMU; the host links of a VM with a tap-datapath NIC, or with a NIC
+// that owns host links (a macvtap, a bridge tap), are read from the host
+// again (a netlink dump: no QMP), since anyone may delete them. The plan is checked before any of its steps
 // runs: PlanUpdate sends `info network` to QEMU first, without waiting for
 // it, and Apply queues the plan's first QMP command behind it (QEMU runs a
 // monitor's commands in order) and only then collects the reply. QEMU
@@ -57,13 +59,29 @@ func (v *VM) planState(ctx context.Context) (st, basis *State, _ error) {
 		return st, nil, err
 	}
 	st = cloneState(v.known)
-	if v.exec.host != nil && slices.ContainsFunc(st.NICs, func(ns NICState) bool { return ns.Datapath == domain.DatapathTap }) {
+	if v.exec.host != nil && slices.ContainsFunc(st.NICs, readsHost) {
 		if err := readHostLinks(ctx, v.exec.host, st); err != nil {
 			v.forget()
 			return nil, nil, err
 		}
+		// A host link deleted behind nicplug's back stays gone: keep
+		// what the VM knows of the host as it is now, so that a NIC
+		// whose links all went costs no dump any more.
+		for i := range st.NICs {
+			v.known.NICs[i].HostLinks = slices.Clone(st.NICs[i].HostLinks)
+		}
 	}
 	return st, cloneState(v.known), nil
+}
+
+// readsHost reports whether a plan for a VM that knows ns must read the
+// host again: ns is on the tap datapath (its fixed tap's plumbing), or
+// owns host links (a macvtap or bridge tap), which anyone may delete
+// behind nicplug's back (`ip link del`, or of the macvtap's parent).
+// The planner must then see them missing, as after a full read-back,
+// rather than plan a noop for a backend that no longer works.
+func readsHost(ns NICState) bool {
+	return ns.Datapath == domain.DatapathTap || len(ns.HostLinks) > 0
 }
 
 // checkBasis is the check of a plan computed from basis, what the VM knew

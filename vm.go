@@ -214,7 +214,8 @@ func (v *VM) Start(ctx context.Context) error {
 // host for the first plan of a VM and after any failure, so it also cleans
 // up after an interrupted plan; between plans applied without error, from
 // what the VM knows of QEMU (the read-back kept current with the effects
-// of its plans) and the host links of tap-datapath NICs read again. Such a
+// of its plans), with the host links read again when a NIC is on the tap
+// datapath or owns host links (a macvtap or bridge tap). Such a
 // plan is checked before any of its steps runs: PlanUpdate sends `info
 // network` without waiting for the reply, [VM.Apply] queues the plan's
 // first QMP command behind it and then collects the reply; if QEMU is not

@@ -191,8 +191,8 @@ func warnStale(ctx context.Context, e *env, vm *nicplug.VM, path string) {
 		if it.Backend == want || (want.IsNone() && it.BackendID == "") {
 			continue
 		}
-		if it.Datapath == domain.DatapathTap && it.Backend.Type == "" {
-			continue // not known (the tap is elsewhere, or half plumbed): the plan says
+		if (it.Datapath == domain.DatapathTap && it.Backend.Type == "") || it.MissingLink != "" {
+			continue // not known (the host device is elsewhere or gone, or half plumbed): the plan says
 		}
 		live := "no backend"
 		if it.BackendID != "" {

@@ -27,7 +27,9 @@ differ (every link is up before 'nicplug start'; an update interrupted
 after its set_link leaves it changed).
 
 With --domain the NICs are the domain's and the backend is named by its
-configuration when it is the configured one. Without it, every NIC nicplug
+configuration when it is the configured one and, for direct and bridge,
+its host device (macvtap or tap) is in --netns; otherwise it is unknown,
+with where that device is or that it is missing. Without it, every NIC nicplug
 wired (peered with its own hub port) is listed, and the backend is named
 when its spec can be recovered (user; direct and bridge from the host
 devices nicplug created, which the VM's name finds: --name, default QEMU's
@@ -52,8 +54,12 @@ type nicRow struct {
 	// for (up or down).
 	LinkConfigured string `json:"link_configured,omitempty"`
 	// Backend is the attached backend: "none", its spec such as
-	// "direct(eth0,bridge)", or "unknown" when it is not the configured one.
+	// "direct(eth0,bridge)", or "unknown" when it is not the configured one
+	// or its host device is not in --netns.
 	Backend string `json:"backend"`
+	// MissingLink is, with --domain, the host device the configured
+	// backend owns (a macvtap or bridge tap) when --netns does not list it.
+	MissingLink string `json:"missing_link,omitempty"`
 	// Netdev and Driver are the attached backend's QEMU id and client type.
 	Netdev string `json:"netdev,omitempty"`
 	Driver string `json:"driver,omitempty"`
@@ -69,7 +75,7 @@ type nicRow struct {
 	Tap         string `json:"tap,omitempty"`
 	PluggedInto string `json:"plugged_into,omitempty"`
 	// Elsewhere says, for a backend show could not name, where its host
-	// device is when --netns does not reach it.
+	// device is when --netns does not reach it, or that it is missing.
 	Elsewhere string `json:"elsewhere,omitempty"`
 }
 
@@ -191,6 +197,7 @@ func showDomain(ctx context.Context, e *env, cf *connFlags, domXML []byte) (*sho
 		if it.Backend.Type != "" {
 			r.Backend = it.Backend.String()
 		}
+		r.MissingLink = it.MissingLink
 		out.NICs = append(out.NICs, r)
 	}
 	hintRows(ctx, cf, vm.Name(), out.NICs)
@@ -280,7 +287,11 @@ func showXML(ctx context.Context, e *env, cf *connFlags, vmName string) error {
 				why = fmt.Sprintf("%s: what its fixed tap %s is plugged into could not be read (the tap is not in this network namespace, or an interrupted plan left it half plumbed), so it reads type='none' here", it.Device, it.Tap)
 			}
 			if it.Driver == "tap" {
-				if h := elsewhereHint(ctx, cf, vm.Name(), it.Device); h != "" {
+				netdev := it.BackendID
+				if tapUnknown {
+					netdev = ""
+				}
+				if h := hostLinkHint(ctx, cf, vm.Name(), it.Device, it.MissingLink, netdev); h != "" {
 					why += "; " + h
 				} else {
 					why += "; a host device nicplug created for it is found only in the network namespace it is in (--netns)"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/nicplug/nicplug"
@@ -107,35 +108,83 @@ func tapElsewhere(ctx context.Context, cf *connFlags, err error) error {
 // elsewhereHint says where the host device of NIC nic of VM vm is when
 // --netns does not reach it, or "" when nicplug finds it nowhere else.
 func elsewhereHint(ctx context.Context, cf *connFlags, vm, nic string) string {
+	return hostLinkHint(ctx, cf, vm, nic, "", "")
+}
+
+// hostLinkHint says, for NIC nic of VM vm whose backend show could not
+// name, where its host device is when --netns does not reach it, or that
+// it is missing altogether: link is the host link its backend owns when
+// the library found it missing from --netns (nicplug.Interface.MissingLink);
+// otherwise, for a hub-datapath NIC with backend netdev, the device the
+// record beside the monitor socket has for that backend, if --netns does
+// not list it. It is "" when nicplug can tell neither (a device recorded
+// in a namespace it has no path to may still be there).
+func hostLinkHint(ctx context.Context, cf *connFlags, vm, nic, link, netdev string) string {
 	if vm == "" {
 		return ""
 	}
-	l, ok := findElsewhere(ctx, cf.qmp, cf.netns, vm, nic, "")
-	if !ok {
-		return ""
+	if l, ok := findElsewhere(ctx, cf.qmp, cf.netns, vm, nic, link); ok {
+		return fmt.Sprintf("its host device %s is in network namespace %s: run with --netns %s", l.Link, l.Netns, l.Netns)
 	}
-	return fmt.Sprintf("its host device %s is in network namespace %s: run with --netns %s", l.Link, l.Netns, l.Netns)
+	if link == "" {
+		id, err := backend.ParseNetdevID(netdev)
+		if err != nil || id.Role != backend.RoleBackend || id.Device != nic {
+			return ""
+		}
+		link = backend.LinkName(vm, nic, id.Gen)
+		if _, ok := recorded(cf.qmp, vm, nic, link); !ok {
+			return ""
+		}
+		owned, err := backend.NewNetifHost(cf.netns).ListOwned(ctx, vm)
+		if err != nil || slices.ContainsFunc(owned, func(o backend.OwnedLink) bool { return o.Name == link }) {
+			return "" // here after all: the backend was not recovered for another reason
+		}
+	}
+	if l, ok := recorded(cf.qmp, vm, nic, link); ok && l.Netns == "" {
+		if here, err := netnsID(cf.netns); err != nil || here != (nsID{l.Dev, l.Ino}) {
+			return "" // in a namespace nicplug has no path to
+		}
+	}
+	return fmt.Sprintf("its host device %s is missing: it is in none of the network namespaces nicplug looks in (this command's --netns, those named under /run/netns, the initial one), so it was deleted, or its parent was (the next update replaces it)", link)
+}
+
+// recorded is the entry of the record beside monitor socket sock for host
+// device link of NIC nic of VM vm.
+func recorded(sock, vm, nic, link string) (recordedLink, bool) {
+	if sock == "" {
+		return recordedLink{}, false
+	}
+	r, err := loadRecord(sock)
+	if err != nil {
+		return recordedLink{}, false
+	}
+	for _, l := range r.Links {
+		if l.VM == vm && l.NIC == nic && l.Link == link {
+			return l, true
+		}
+	}
+	return recordedLink{}, false
 }
 
 // hintRows fills in where the host devices of the rows whose backend
-// show could not name are, when --netns does not reach them.
+// show could not name are, when --netns does not reach them, or that they
+// are missing.
 func hintRows(ctx context.Context, cf *connFlags, vm string, rows []nicRow) {
 	for i := range rows {
 		r := &rows[i]
 		if r.Backend != "unknown" || r.Driver != "tap" {
 			continue
 		}
-		if r.Datapath == "tap" && r.PluggedInto != tapNotHere {
-			continue // half-done plumbing, which the next update completes
+		if r.Datapath == "tap" {
+			if r.PluggedInto != tapNotHere {
+				continue // half-done plumbing, which the next update completes
+			}
+			if h := elsewhereHint(ctx, cf, vm, r.Device); h != "" {
+				r.PluggedInto += "; " + h
+			}
+			continue
 		}
-		h := elsewhereHint(ctx, cf, vm, r.Device)
-		switch {
-		case h == "":
-		case r.Datapath == "tap":
-			r.PluggedInto += "; " + h
-		default:
-			r.Elsewhere = h
-		}
+		r.Elsewhere = hostLinkHint(ctx, cf, vm, r.Device, r.MissingLink, r.Netdev)
 	}
 }
 

@@ -113,7 +113,7 @@ func TestIntegrationStoppedQEMUInHold(t *testing.T) {
 	if strings.Contains(stderr, "run the update again") {
 		t.Errorf("retry warned of a device elsewhere: %q", stderr)
 	}
-	if r := nic(t, v.show(t, true), "net0"); !strings.HasPrefix(r.Backend, "direct(") || len(r.Leftovers) != 0 {
+	if r := nic(t, showJSON(t, v.q.Socket, v.domain, ns), "net0"); !strings.HasPrefix(r.Backend, "direct(") || len(r.Leftovers) != 0 {
 		t.Errorf("after the retry: %+v", r)
 	}
 	if links := ownedLinks(t, ns, "cli"); len(links) != 1 {
