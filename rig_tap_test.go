@@ -38,6 +38,13 @@ func (f *faultHost) CheckBridge(ctx context.Context, bridge string, vlans bool) 
 	return f.tap().CheckBridge(ctx, bridge, vlans)
 }
 
+func (f *faultHost) CheckRedirectTarget(ctx context.Context, dev, tap string) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().CheckRedirectTarget(ctx, dev, tap)
+}
+
 func (f *faultHost) SetMaster(ctx context.Context, link, bridge string) error {
 	if err := f.in.hit(); err != nil {
 		return err

@@ -214,6 +214,9 @@ type snapshot struct {
 	Net   []string // "hub 0: port -> peer(type)" and "client name(type) -> peer"
 	Links []string // owned host links
 	Plugs []string // what each owned tap (and tap7) is plugged into
+	// Qdiscs are the test netns' qdiscs (`tc qdisc show`), so that a
+	// qdisc added for a redirect and left behind is seen.
+	Qdiscs []string
 }
 
 func (r *rig) snapshot(ctx context.Context) snapshot {
@@ -243,7 +246,22 @@ func (r *rig) snapshot(ctx context.Context) snapshot {
 		// tap, if any.
 		s.Plugs = append(s.Plugs, r.plug(ctx, th, "tap7"))
 	}
+	if r.ns != nil {
+		s.Qdiscs = r.ns.qdiscs(r.t)
+	}
 	return s
+}
+
+// qdiscs lists the namespace's qdiscs, one line each, sorted.
+func (n *testNetns) qdiscs(t testing.TB) []string {
+	t.Helper()
+	out, err := exec.Command("tc", "-n", n.name, "qdisc", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tc -n %s qdisc show: %v: %s", n.name, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	slices.Sort(lines)
+	return lines
 }
 
 func (r *rig) infoNetwork(ctx context.Context) *backend.NetworkInfo {

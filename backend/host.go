@@ -162,6 +162,12 @@ type TapHost interface {
 	// VLANs when vlans is set); it changes nothing, so that a move checks
 	// the bridge before the NIC's link goes down.
 	CheckBridge(ctx context.Context, bridge string, vlans bool) error
+	// CheckRedirectTarget fails unless dev can be joined to the fixed
+	// tap by redirects as an ethernet backend: it exists, is neither
+	// the tap nor another device of nicplug's, and is not redirected to
+	// another device by nicplug. It changes nothing, so that a move
+	// checks dev before the NIC's link goes down.
+	CheckRedirectTarget(ctx context.Context, dev, tap string) error
 	// SetMaster enslaves link to bridge, or releases it when bridge is "".
 	// Enslaving a link that has another master moves it.
 	SetMaster(ctx context.Context, link, bridge string) error

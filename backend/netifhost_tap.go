@@ -61,6 +61,12 @@ func (h *NetifHost) CheckBridge(ctx context.Context, bridge string, vlans bool) 
 	return netif.CheckBridge(ctx, h.Netns, bridge, vlans)
 }
 
+// CheckRedirectTarget checks an ethernet backend's interface with
+// netif.CheckRedirectTarget.
+func (h *NetifHost) CheckRedirectTarget(ctx context.Context, dev, tap string) error {
+	return netif.CheckRedirectTarget(ctx, h.Netns, dev, tap)
+}
+
 // SetAccessVLAN sets the owned port's VLAN with netif.SetAccessVLAN.
 func (h *NetifHost) SetAccessVLAN(ctx context.Context, link string, vlan int) error {
 	return netif.SetAccessVLAN(ctx, h.Netns, link, vlan)

@@ -97,3 +97,8 @@ func ReadTapPlug(ctx context.Context, netns, name string) (*TapPlug, error) {
 func CheckBridge(ctx context.Context, netns, bridge string, vlans bool) error {
 	return newOpError("check bridge", bridge, errUnsupported)
 }
+
+// CheckRedirectTarget is not supported on this platform.
+func CheckRedirectTarget(ctx context.Context, netns, dev, tap string) error {
+	return newOpError("check redirect target", dev, errUnsupported)
+}
