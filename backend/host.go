@@ -152,6 +152,11 @@ type TapHost interface {
 	// up, plugged into nothing. An existing tap of that name with the
 	// same owner is an error matching os.ErrExist.
 	CreateFixedTap(ctx context.Context, cfg FixedTapConfig) error
+	// UpdateFixedTap brings the existing fixed tap cfg.Name with
+	// cfg.Owner's tag in line with cfg: it gives it cfg's UID and GID
+	// where they differ, and refuses what cannot change on an existing
+	// tap (its queue mode, an owner or group to remove).
+	UpdateFixedTap(ctx context.Context, cfg FixedTapConfig) error
 	// OpenTapQueues opens queues queues of the fixed tap name with
 	// vnet_hdr, as QEMU's tap netdev takes them (fds=…).
 	OpenTapQueues(ctx context.Context, name string, queues int) ([]*os.File, error)

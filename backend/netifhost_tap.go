@@ -28,6 +28,15 @@ func (h *NetifHost) CreateFixedTap(ctx context.Context, cfg FixedTapConfig) erro
 	return err
 }
 
+// UpdateFixedTap brings the existing fixed tap in line with cfg with
+// netif.UpdateFixedTap.
+func (h *NetifHost) UpdateFixedTap(ctx context.Context, cfg FixedTapConfig) error {
+	return netif.UpdateFixedTap(ctx, &netif.FixedTapConfig{
+		Name: cfg.Name, Queues: cfg.Queues, UID: cfg.UID, GID: cfg.GID,
+		Owner: netif.Owner{VM: cfg.Owner.VM, NIC: cfg.Owner.NIC}, Netns: h.Netns,
+	})
+}
+
 // OpenTapQueues opens queues queues of the tap name with vnet_hdr
 // (netif.OpenTap). A multi-queue tap opens with any number of queues, a
 // single-queue one with 1 only.

@@ -102,3 +102,8 @@ func CheckBridge(ctx context.Context, netns, bridge string, vlans bool) error {
 func CheckRedirectTarget(ctx context.Context, netns, dev, tap string) error {
 	return newOpError("check redirect target", dev, errUnsupported)
 }
+
+// UpdateFixedTap is not supported on this platform.
+func UpdateFixedTap(ctx context.Context, cfg *FixedTapConfig) error {
+	return newOpError("update fixed tap", "", errUnsupported)
+}
