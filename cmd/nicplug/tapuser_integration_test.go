@@ -23,7 +23,7 @@ const nobody = 65534
 // TestIntegrationCLITapUser follows the README's flow for an unprivileged
 // QEMU that opens its fixed tap by name: qemu-args creates the tap (root's),
 // qemu-args again with --tap-user 65534:65534 gives it to nobody (the tap
-// is kept); QEMU, started as uid 65534 without capabilities in the tap's
+// is kept; qemu-args without it then refuses, exit 1); QEMU, started as uid 65534 without capabilities in the tap's
 // namespace, with a 0666 tun node in a private mount namespace (as
 // e2e's TestIntegrationTapUnprivilegedIfname), opens both queues; start
 // and an update onto a bridge work; cleanup deletes the tap.
@@ -58,6 +58,13 @@ func TestIntegrationCLITapUser(t *testing.T) {
 	}
 	if got := owner(); got != "65534:65534" {
 		t.Errorf("after qemu-args --tap-user 65534:65534: tap owner:group %s, want 65534:65534", got)
+	}
+	// Without --tap-user again: nobody's group cannot be taken away.
+	if _, stderr := mustRun(t, 1, "qemu-args", "--netns", ns, dom); !strings.Contains(stderr, "NIC net0: ") || !strings.Contains(stderr, "which cannot be removed") {
+		t.Errorf("qemu-args without --tap-user on nobody's tap: %s", stderr)
+	}
+	if got := owner(); got != "65534:65534" {
+		t.Errorf("after the refused qemu-args: tap owner:group %s, want 65534:65534", got)
 	}
 
 	// QEMU as nobody: its QMP socket in a directory it may write.
