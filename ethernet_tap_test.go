@@ -20,6 +20,18 @@ func (n *testNetns) tc(t testing.TB, args ...string) string {
 	return string(out)
 }
 
+// qdiscs lists the namespace's qdiscs, one line each, sorted.
+func (n *testNetns) qdiscs(t testing.TB) []string {
+	t.Helper()
+	out, err := exec.Command("tc", "-n", n.name, "qdisc", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tc -n %s qdisc show: %v: %s", n.name, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	slices.Sort(lines)
+	return lines
+}
+
 // TestIntegrationTapEthernetQdisc: an ethernet backend's interface (tap7)
 // is put back as it was once the NIC leaves it. The ingress qdisc nicplug
 // added for the redirect goes with it, whichever process moves the NIC

@@ -252,18 +252,6 @@ func (r *rig) snapshot(ctx context.Context) snapshot {
 	return s
 }
 
-// qdiscs lists the namespace's qdiscs, one line each, sorted.
-func (n *testNetns) qdiscs(t testing.TB) []string {
-	t.Helper()
-	out, err := exec.Command("tc", "-n", n.name, "qdisc", "show").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tc -n %s qdisc show: %v: %s", n.name, err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	slices.Sort(lines)
-	return lines
-}
-
 func (r *rig) infoNetwork(ctx context.Context) *backend.NetworkInfo {
 	r.t.Helper()
 	out, err := r.mon.HMP(ctx, "info network")
