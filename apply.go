@@ -302,7 +302,7 @@ func (e *executor) runHost(ctx context.Context, a Action, rs *runState) error {
 		return e.host.CreateMacvtap(ctx, backend.MacvtapConfig{Name: a.Link, Parent: a.Parent, Mode: a.Mode, MAC: a.MAC, Owner: owner})
 	case OpCreateBridgeTap:
 		return e.host.CreateBridgeTap(ctx, backend.BridgeTapConfig{Name: a.Link, Bridge: a.Bridge, MAC: a.MAC, VLAN: a.VLAN, Owner: owner})
-	case OpCheckBridge, OpSetMaster, OpSetVLAN, OpCreateMacvlan, OpAddRedirect, OpDelRedirect:
+	case OpCheckBridge, OpCheckTarget, OpSetMaster, OpSetVLAN, OpCreateMacvlan, OpAddRedirect, OpDelRedirect:
 		return e.runTapHost(ctx, a, owner)
 	case OpOpenMacvtap, OpOpenTap:
 		open := e.host.OpenTap

@@ -18,6 +18,11 @@ func (e *executor) runTapHost(ctx context.Context, a Action, owner backend.Owner
 	switch a.Op {
 	case OpCheckBridge:
 		return th.CheckBridge(ctx, a.Bridge, a.VLAN != 0)
+	case OpCheckTarget:
+		if err := th.CheckRedirectTarget(ctx, a.Link, a.Target); err != nil {
+			return fmt.Errorf("nicplug: NIC %s: ethernet target dev %s: %w", owner.NIC, a.Link, err)
+		}
+		return nil
 	case OpSetMaster:
 		return th.SetMaster(ctx, a.Link, a.Bridge)
 	case OpSetVLAN:

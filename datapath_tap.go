@@ -16,7 +16,8 @@ import (
 //	          [set-vlan TAP vlan=N]
 //	direct    create-macvlan MV (prepare), add-redirect TAP -> MV,
 //	          add-redirect MV -> TAP; delete-link MV after (finish)
-//	ethernet  add-redirect TAP -> DEV, add-redirect DEV -> TAP
+//	ethernet  check-target DEV -> TAP (prepare), add-redirect TAP -> DEV,
+//	          add-redirect DEV -> TAP
 //	none      nothing: no master, no redirect
 //
 // Detaching undoes the attach steps in reverse order (the redirect back
@@ -110,6 +111,10 @@ func (tapPath) move(b *planBuilder, live NICState, cur, want Wiring) (*move, err
 		if w.Dev == tap {
 			return nil, badInput("plan", fmt.Errorf("NIC %s: ethernet target dev %s is the NIC's own fixed tap", want.Device, w.Dev))
 		}
+		// Checked before the link goes down, like a bridge: a missing
+		// interface fails while the guest still has its network.
+		m.prepare.add(Action{Type: ActionHost, Op: OpCheckTarget, Link: w.Dev, Target: tap,
+			Owner: &backend.Owner{VM: vm, NIC: want.Device}})
 		m.attach.add(addRedirect(tap, w.Dev), delRedirect(tap))
 		m.attach.add(addRedirect(w.Dev, tap), delRedirect(w.Dev))
 	case domain.TypeNone:

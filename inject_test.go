@@ -35,6 +35,24 @@ type injector struct {
 	checks bool // count the checks of plans (`info network`), not the steps
 	cancel context.CancelFunc
 	qemu   *testenv.QEMU
+	sent   []string // the QMP commands sent, "set_link {…}"
+}
+
+// record notes a QMP command sent.
+func (in *injector) record(cmd string, args any) {
+	b, _ := json.Marshal(args)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.sent = append(in.sent, cmd+" "+string(b))
+}
+
+// takeSent returns the QMP commands sent since the last call.
+func (in *injector) takeSent() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.sent
+	in.sent = nil
+	return s
 }
 
 // arm breaks the at-th call of a plan's steps (QMP or host); the check a
@@ -97,6 +115,7 @@ func (m *faultMon) Execute(ctx context.Context, cmd string, args any, files ...*
 	if err := m.in.hitCall(cmd == "human-monitor-command"); err != nil {
 		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
 	}
+	m.in.record(cmd, args)
 	return m.mon.Execute(ctx, cmd, args, files...)
 }
 

@@ -69,10 +69,11 @@ func verifyTap(t testing.TB, ctx context.Context, r *rig, n *domain.NIC, it nicp
 }
 
 // TestIntegrationTapFailedMoves: moves of a tap-datapath NIC that the
-// host refuses (a missing direct parent, a missing bridge, a VLAN on a
-// bridge without VLAN filtering) fail with an error naming what is
-// missing, and leave QEMU and the host exactly as they were: the NIC
-// still on its bridge. On a kernel whose bridges can filter VLANs, the
+// host refuses (a missing direct parent, a missing bridge, a missing
+// ethernet interface, a VLAN on a bridge without VLAN filtering) fail at
+// a prepare step, before the guest's link went down, with an error
+// naming what is missing, and leave QEMU and the host exactly as they
+// were: the NIC still on its bridge. On a kernel whose bridges can filter VLANs, the
 // VLAN move is made instead, and checked.
 func TestIntegrationTapFailedMoves(t *testing.T) {
 	ns := newTestNetns(t)
@@ -90,9 +91,15 @@ func TestIntegrationTapFailedMoves(t *testing.T) {
 	}{
 		{"missing parent", tapIface("direct", "<source dev='veth9' mode='bridge'/>"), "veth9", false},
 		{"missing bridge", tapIface("bridge", "<source bridge='br9'/>"), "br9", false},
+		{"missing ethernet target", tapIface("ethernet", "<target dev='tap9' managed='no'/>"), "NIC net0: ethernet target dev tap9: ", false},
 		{"vlan", tapIface("bridge", "<source bridge='br0'/><vlan><tag id='10'/></vlan>"), "vlan_filtering 1", vlanOK},
 	} {
-		err := r.vm.UpdateDevice(ctx, []byte(tc.update))
+		p, err := r.vm.PlanUpdate(ctx, []byte(tc.update))
+		if err != nil {
+			t.Fatalf("%s: plan: %v", tc.name, err)
+		}
+		r.in.takeSent()
+		err = r.vm.Apply(ctx, p)
 		if tc.ok {
 			if err != nil {
 				t.Errorf("%s: %v", tc.name, err)
@@ -107,6 +114,14 @@ func TestIntegrationTapFailedMoves(t *testing.T) {
 		}
 		if strings.Count(err.Error(), "\n") > 0 {
 			t.Errorf("%s: error is not one line: %q", tc.name, err)
+		}
+		if se != nil && p.Steps[se.Step-1].Phase != "prepare" {
+			t.Errorf("%s: failed at step %d (%s %s), want a prepare step:\n%s", tc.name, se.Step, p.Steps[se.Step-1].Phase, p.Steps[se.Step-1].Do, p)
+		}
+		for _, c := range r.in.takeSent() {
+			if strings.HasPrefix(c, "set_link ") {
+				t.Errorf("%s: sent %s: the guest's link went down", tc.name, c)
+			}
 		}
 		r.requireSame(ctx, tc.name, before)
 		verify(t, ctx, r)

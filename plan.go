@@ -66,6 +66,7 @@ const (
 // acting on a NIC's fixed tap or the links it is joined to.
 const (
 	OpCheckBridge   HostOp = "check-bridge"
+	OpCheckTarget   HostOp = "check-target"
 	OpSetMaster     HostOp = "set-master"
 	OpSetVLAN       HostOp = "set-vlan"
 	OpCreateMacvlan HostOp = "create-macvlan"
@@ -102,14 +103,15 @@ const (
 //	                                 // host open-*: the fd it produces
 //	  "consumes": [ "…fd0" ],        // qmp: fd names the command consumes
 //	  "op": "create-macvtap",        // host: create-macvtap|create-bridge-tap|open-macvtap|open-tap|delete-link
-//	                                 // tap datapath: check-bridge|set-master|set-vlan|create-macvlan|add-redirect|del-redirect
+//	                                 // tap datapath: check-bridge|check-target|set-master|set-vlan|create-macvlan|add-redirect|del-redirect
 //	  "link": "np1a2b3c4d5e",        // host: the link acted on
 //	  "parent": "eth0", "mode": "bridge", "mac": "52:54:…",  // create-macvtap, create-macvlan
 //	  "bridge": "br0",               // create-bridge-tap, check-bridge, set-master ("" or absent: release)
 //	  "vlan": 10,                    // set-vlan (absent: the bridge's default), create-bridge-tap,
 //	                                 // check-bridge (present: the bridge must filter VLANs)
-//	  "target": "np5e6f7a8b9c0d",    // add-redirect: where frames received on "link" go
-//	  "owner": {"vm": "demo", "nic": "net0"},               // create-*
+//	  "target": "np5e6f7a8b9c0d",    // add-redirect: where frames received on "link" go;
+//	                                 // check-target: the fixed tap "link" is to be joined to
+//	  "owner": {"vm": "demo", "nic": "net0"},               // create-*; check-target: the NIC
 //	  "duration": "7s",              // wait: the longest it lasts
 //	  "until": "NIC_RX_FILTER_CHANGED", // wait: ends early when QEMU
 //	                                 // reports this event, with data
@@ -198,9 +200,11 @@ type Action struct {
 	// VLAN is the access VLAN (set-vlan; create-bridge-tap when not 0).
 	VLAN int `json:"vlan,omitempty"`
 	// Target is where a redirect sends the frames received on Link
-	// (add-redirect).
+	// (add-redirect), or the fixed tap Link is checked for
+	// (check-target).
 	Target string `json:"target,omitempty"`
-	// Owner is the owner tag of a created link.
+	// Owner is the owner tag of a created link, or the NIC a
+	// check-target is for.
 	Owner *backend.Owner `json:"owner,omitempty"`
 	// Duration is how long a wait lasts, in time.Duration syntax; with
 	// Until, the longest.
@@ -254,7 +258,7 @@ func (a Action) String() string {
 			} else {
 				s += fmt.Sprintf(" vlan=%d", a.VLAN)
 			}
-		case OpAddRedirect:
+		case OpAddRedirect, OpCheckTarget:
 			s += " -> " + a.Target
 		case OpOpenMacvtap, OpOpenTap:
 			s += " -> fd " + a.FD

@@ -93,6 +93,9 @@ func TestPlanTapSteps(t *testing.T) {
 		{direct, directVEPA, "down set_link, detach del-redirect, detach del-redirect, finish delete-link, prepare create-macvlan, attach add-redirect, attach add-redirect, up set_link"},
 		{direct, direct2, "prepare create-macvlan, down set_link, detach del-redirect, detach del-redirect, attach add-redirect, attach add-redirect, up set_link, finish delete-link"},
 		{ethernet, none, "down set_link, detach del-redirect, detach del-redirect"},
+		// The interface is checked before the link goes down.
+		{bridged, ethernet, "prepare check-target, down set_link, detach set-master, attach add-redirect, attach add-redirect, up set_link"},
+		{none, ethernet, "prepare check-target, attach add-redirect, attach add-redirect, up set_link"},
 	} {
 		cur, want := tapWiring(tc.from, !tc.from.IsNone()), tapWiring(tc.to, !tc.to.IsNone())
 		plan, err := p.Update(nicplug.AsLive("vm1", cur), cur, want)

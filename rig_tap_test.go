@@ -19,6 +19,13 @@ func (f *faultHost) CreateFixedTap(ctx context.Context, cfg backend.FixedTapConf
 	return f.tap().CreateFixedTap(ctx, cfg)
 }
 
+func (f *faultHost) UpdateFixedTap(ctx context.Context, cfg backend.FixedTapConfig) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().UpdateFixedTap(ctx, cfg)
+}
+
 func (f *faultHost) OpenTapQueues(ctx context.Context, name string, queues int) ([]*os.File, error) {
 	if err := f.in.hit(); err != nil {
 		return nil, err
@@ -36,6 +43,13 @@ func (f *faultHost) CheckBridge(ctx context.Context, bridge string, vlans bool) 
 		return err
 	}
 	return f.tap().CheckBridge(ctx, bridge, vlans)
+}
+
+func (f *faultHost) CheckRedirectTarget(ctx context.Context, dev, tap string) error {
+	if err := f.in.hit(); err != nil {
+		return err
+	}
+	return f.tap().CheckRedirectTarget(ctx, dev, tap)
 }
 
 func (f *faultHost) SetMaster(ctx context.Context, link, bridge string) error {

@@ -214,6 +214,9 @@ type snapshot struct {
 	Net   []string // "hub 0: port -> peer(type)" and "client name(type) -> peer"
 	Links []string // owned host links
 	Plugs []string // what each owned tap (and tap7) is plugged into
+	// Qdiscs are the test netns' qdiscs (`tc qdisc show`), so that a
+	// qdisc added for a redirect and left behind is seen.
+	Qdiscs []string
 }
 
 func (r *rig) snapshot(ctx context.Context) snapshot {
@@ -242,6 +245,9 @@ func (r *rig) snapshot(ctx context.Context) snapshot {
 		// The ethernet backends' existing tap: its redirect to a fixed
 		// tap, if any.
 		s.Plugs = append(s.Plugs, r.plug(ctx, th, "tap7"))
+	}
+	if r.ns != nil {
+		s.Qdiscs = r.ns.qdiscs(r.t)
 	}
 	return s
 }

@@ -51,7 +51,7 @@ func scenarios() []scenario {
 		{name: "switch-tap-direct-same-parent", root: true, boot: []string{tDirect}, update: tDirectVEPA, kind: nicplug.KindSwitch, steps: 8},
 		{name: "switch-tap-direct-other-parent", root: true, boot: []string{tDirect}, update: tDirect2, kind: nicplug.KindSwitch, steps: 8},
 		{name: "switch-tap-bridge-bridge", root: true, boot: []string{tBridge}, update: tBridge1, kind: nicplug.KindSwitch, steps: 5},
-		{name: "switch-tap-bridge-ethernet", root: true, boot: []string{tBridge}, update: tEthernet, kind: nicplug.KindSwitch, steps: 5},
+		{name: "switch-tap-bridge-ethernet", root: true, boot: []string{tBridge}, update: tEthernet, kind: nicplug.KindSwitch, steps: 6},
 		{name: "unplug-tap-direct", root: true, boot: []string{tDirect}, update: tNone, kind: nicplug.KindUnplug, steps: 4},
 		{name: "unplug-tap-ethernet", root: true, boot: []string{tNone}, prep: []string{tEthernet}, update: tNone, kind: nicplug.KindUnplug, steps: 3},
 		{name: "link-down-tap", root: true, boot: []string{tBridge}, update: tBridgeDown, kind: nicplug.KindLink, steps: 1},

@@ -54,7 +54,10 @@ type Taps struct {
 // [backend.TapName], tagged as the NIC's, vnet_hdr-capable, with one queue
 // per queue pair (IFF_MULTI_QUEUE when more than one), up and plugged into
 // nothing. A tap already there with the NIC's owner tag is kept, so that
-// running it again (say, `nicplug qemu-args` twice) changes nothing. A NIC
+// running it again (say, `nicplug qemu-args` twice) changes nothing; it
+// is given the owner and group asked for now ([TapOptions.User]), and
+// refused when it cannot be as asked (a queue mode of the other kind, or
+// a user to take away: delete it first). A NIC
 // asking for vhost-net on a host without [VhostNetDevice] is an error
 // wrapping [ErrBadInput]. On error, the taps it created are deleted.
 //
@@ -100,9 +103,6 @@ func PrepareTaps(ctx context.Context, dom *domain.Domain, opts *TapOptions) (*Ta
 	var created []string
 	for _, dev := range t.order {
 		name := t.names[dev]
-		if slices.ContainsFunc(owned, func(l backend.OwnedLink) bool { return l.Name == name && l.Owner.NIC == dev && l.Kind == "tap" }) {
-			continue
-		}
 		// Owned by root unless given away: a tap without an owner can be
 		// opened by anyone who can open /dev/net/tun (0666 on many hosts).
 		cfg := backend.FixedTapConfig{Name: name, MAC: dom.NICs[indexOf(dom, dev)].MAC(), Queues: t.queues[dev],
@@ -110,13 +110,20 @@ func PrepareTaps(ctx context.Context, dom *domain.Domain, opts *TapOptions) (*Ta
 		if o.User != nil {
 			cfg.UID, cfg.GID = o.User.UID, o.User.GID
 		}
-		if err := th.CreateFixedTap(ctx, cfg); err != nil {
+		exists := slices.ContainsFunc(owned, func(l backend.OwnedLink) bool { return l.Name == name && l.Owner.NIC == dev && l.Kind == "tap" })
+		create := th.CreateFixedTap
+		if exists {
+			create = th.UpdateFixedTap // kept, as asked for now
+		}
+		if err := create(ctx, cfg); err != nil {
 			for _, c := range created {
 				_ = o.Host.DeleteLink(context.WithoutCancel(ctx), c)
 			}
 			return nil, fmt.Errorf("nicplug: prepare taps: NIC %s: %w", dev, err)
 		}
-		created = append(created, name)
+		if !exists {
+			created = append(created, name)
+		}
 	}
 	return t, nil
 }

@@ -152,6 +152,11 @@ type TapHost interface {
 	// up, plugged into nothing. An existing tap of that name with the
 	// same owner is an error matching os.ErrExist.
 	CreateFixedTap(ctx context.Context, cfg FixedTapConfig) error
+	// UpdateFixedTap brings the existing fixed tap cfg.Name with
+	// cfg.Owner's tag in line with cfg: it gives it cfg's UID and GID
+	// where they differ, and refuses what cannot change on an existing
+	// tap (its queue mode, an owner or group to remove).
+	UpdateFixedTap(ctx context.Context, cfg FixedTapConfig) error
 	// OpenTapQueues opens queues queues of the fixed tap name with
 	// vnet_hdr, as QEMU's tap netdev takes them (fds=…).
 	OpenTapQueues(ctx context.Context, name string, queues int) ([]*os.File, error)
@@ -162,6 +167,12 @@ type TapHost interface {
 	// VLANs when vlans is set); it changes nothing, so that a move checks
 	// the bridge before the NIC's link goes down.
 	CheckBridge(ctx context.Context, bridge string, vlans bool) error
+	// CheckRedirectTarget fails unless dev can be joined to the fixed
+	// tap by redirects as an ethernet backend: it exists, is neither
+	// the tap nor another device of nicplug's, and is not redirected to
+	// another device by nicplug. It changes nothing, so that a move
+	// checks dev before the NIC's link goes down.
+	CheckRedirectTarget(ctx context.Context, dev, tap string) error
 	// SetMaster enslaves link to bridge, or releases it when bridge is "".
 	// Enslaving a link that has another master moves it.
 	SetMaster(ctx context.Context, link, bridge string) error

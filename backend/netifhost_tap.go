@@ -28,6 +28,15 @@ func (h *NetifHost) CreateFixedTap(ctx context.Context, cfg FixedTapConfig) erro
 	return err
 }
 
+// UpdateFixedTap brings the existing fixed tap in line with cfg with
+// netif.UpdateFixedTap.
+func (h *NetifHost) UpdateFixedTap(ctx context.Context, cfg FixedTapConfig) error {
+	return netif.UpdateFixedTap(ctx, &netif.FixedTapConfig{
+		Name: cfg.Name, Queues: cfg.Queues, UID: cfg.UID, GID: cfg.GID,
+		Owner: netif.Owner{VM: cfg.Owner.VM, NIC: cfg.Owner.NIC}, Netns: h.Netns,
+	})
+}
+
 // OpenTapQueues opens queues queues of the tap name with vnet_hdr
 // (netif.OpenTap). A multi-queue tap opens with any number of queues, a
 // single-queue one with 1 only.
@@ -59,6 +68,12 @@ func (h *NetifHost) SetMaster(ctx context.Context, link, bridge string) error {
 // CheckBridge checks the bridge with netif.CheckBridge.
 func (h *NetifHost) CheckBridge(ctx context.Context, bridge string, vlans bool) error {
 	return netif.CheckBridge(ctx, h.Netns, bridge, vlans)
+}
+
+// CheckRedirectTarget checks an ethernet backend's interface with
+// netif.CheckRedirectTarget.
+func (h *NetifHost) CheckRedirectTarget(ctx context.Context, dev, tap string) error {
+	return netif.CheckRedirectTarget(ctx, h.Netns, dev, tap)
 }
 
 // SetAccessVLAN sets the owned port's VLAN with netif.SetAccessVLAN.

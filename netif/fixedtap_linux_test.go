@@ -180,32 +180,7 @@ func TestIntegrationFixedTapOwner(t *testing.T) {
 		}
 	}
 
-	// Not t.TempDir: its parent directory is 0700.
-	dir, err := os.MkdirTemp("", "nph1-owner-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "netif.test")
-	copyFile(t, os.Args[0], bin, 0o755)
-
-	attach := func(name string) (string, error) {
-		fds, err := openTun(nsOf(t, n), 1, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := os.NewFile(uintptr(fds[0]), "tun")
-		defer f.Close()
-		cmd := exec.Command(bin, "-test.run=^TestTunsetiffHelper$")
-		cmd.Env = append(os.Environ(), tunsetiffHelperEnv+"="+name)
-		cmd.ExtraFiles = []*os.File{f}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
+	attach := attacherAsNobody(t, n)
 	out, err := attach("nph1own")
 	if err != nil || !strings.Contains(out, "TUNSETIFF uid=65534: ok") {
 		t.Errorf("uid 65534 attaching to a tap owned by 65534: %v: %s", err, out)
@@ -218,6 +193,39 @@ func TestIntegrationFixedTapOwner(t *testing.T) {
 	}
 	if out, err := attach("nph1none"); err != nil || !strings.Contains(out, "TUNSETIFF uid=65534: ok") {
 		t.Errorf("uid 65534 attaching to a tap without owner through a passed descriptor: %v: %s, want ok (tun_not_capable)", err, out)
+	}
+}
+
+// attacherAsNobody returns a function that attaches, as uid and gid 65534
+// with no capabilities, to the single-queue tap name in n (the child
+// TestTunsetiffHelper, given a /dev/net/tun descriptor opened in n) and
+// returns what the child printed.
+func attacherAsNobody(t *testing.T, n *testNetns) func(name string) (string, error) {
+	t.Helper()
+	// Not t.TempDir: its parent directory is 0700.
+	dir, err := os.MkdirTemp("", "nph1-owner-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "netif.test")
+	copyFile(t, os.Args[0], bin, 0o755)
+	return func(name string) (string, error) {
+		fds, err := openTun(nsOf(t, n), 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := os.NewFile(uintptr(fds[0]), "tun")
+		defer f.Close()
+		cmd := exec.Command(bin, "-test.run=^TestTunsetiffHelper$")
+		cmd.Env = append(os.Environ(), tunsetiffHelperEnv+"="+name)
+		cmd.ExtraFiles = []*os.File{f}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
 	}
 }
 

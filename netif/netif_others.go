@@ -97,3 +97,13 @@ func ReadTapPlug(ctx context.Context, netns, name string) (*TapPlug, error) {
 func CheckBridge(ctx context.Context, netns, bridge string, vlans bool) error {
 	return newOpError("check bridge", bridge, errUnsupported)
 }
+
+// CheckRedirectTarget is not supported on this platform.
+func CheckRedirectTarget(ctx context.Context, netns, dev, tap string) error {
+	return newOpError("check redirect target", dev, errUnsupported)
+}
+
+// UpdateFixedTap is not supported on this platform.
+func UpdateFixedTap(ctx context.Context, cfg *FixedTapConfig) error {
+	return newOpError("update fixed tap", "", errUnsupported)
+}

@@ -12,11 +12,20 @@ import (
 // ingressHandle is the ingress qdisc's handle, ffff:.
 var ingressHandle = netlink.MakeHandle(0xffff, 0)
 
+// qdiscMark is the classid (6e70:7164, "np":"qd") of a redirect filter
+// whose [AddRedirect] also added the ingress qdisc it sits on: the mark
+// lives on the host with the filter itself, so the [DelRedirect] of a
+// later process (a rollback, a plan after a crash, `nicplug cleanup`)
+// knows the qdisc is nicplug's to remove. The classid is otherwise
+// unused: the filter's action steals every frame it matches.
+var qdiscMark = netlink.MakeHandle(0x6e70, 0x7164)
+
 // AddRedirect makes every frame received on from leave through to, in the
 // namespace at netns ("" = the caller's): an ingress qdisc (ffff:) on from,
 // added if from has neither it nor a clsact qdisc, and a u32 match-all
 // filter for all protocols at [RedirectPriority] whose action is mirred
-// egress redirect to to (the Kata Containers "tcfilter" pattern). A
+// egress redirect to to (the Kata Containers "tcfilter" pattern); when it
+// adds the qdisc, the filter records that (its classid) for [DelRedirect]. A
 // nicplug redirect already on from is replaced in place (tc filter
 // replace): frames go to the old target until they go to the new one,
 // never nowhere. from may be a device nicplug does not own (an existing
@@ -75,7 +84,7 @@ func addRedirect(h *netlink.Handle, ns *nsRef, from, to string) error {
 		}
 		added = true
 	}
-	err = putRedirect(h, ns, src, dst)
+	err = putRedirect(h, ns, src, dst, added)
 	if err != nil && added {
 		if derr := h.QdiscDel(q); derr != nil {
 			err = errors.Join(err, fmt.Errorf("undo: delete the ingress qdisc of %q: %w", from, derr))
@@ -84,13 +93,18 @@ func addRedirect(h *netlink.Handle, ns *nsRef, from, to string) error {
 	return err
 }
 
-// putRedirect adds or replaces nicplug's filter on src's ingress.
-func putRedirect(h *netlink.Handle, ns *nsRef, src, dst netlink.Link) error {
+// putRedirect adds or replaces nicplug's filter on src's ingress; a new
+// filter is marked when added says nicplug added the qdisc, a replaced
+// one keeps its mark.
+func putRedirect(h *netlink.Handle, ns *nsRef, src, dst netlink.Link, added bool) error {
 	cur, _, err := findRedirect(h, ns, src)
 	if err != nil {
 		return err
 	}
-	f := redirectFilter(src.Attrs().Index, dst.Attrs().Index)
+	if cur != nil {
+		added = cur.ClassId == qdiscMark
+	}
+	f := redirectFilter(src.Attrs().Index, dst.Attrs().Index, added)
 	if cur == nil {
 		if err := h.FilterAdd(f); err != nil {
 			return fmt.Errorf("add redirect filter %q → %q: %w", src.Attrs().Name, dst.Attrs().Name, err)
@@ -108,9 +122,10 @@ func putRedirect(h *netlink.Handle, ns *nsRef, src, dst netlink.Link) error {
 }
 
 // redirectFilter is `tc filter add dev FROM ingress protocol all pref
-// RedirectPriority u32 match u8 0 0 action mirred egress redirect dev TO`.
-func redirectFilter(from, to int) *netlink.U32 {
-	return &netlink.U32{
+// RedirectPriority u32 match u8 0 0 action mirred egress redirect dev TO`,
+// with classid qdiscMark when marked.
+func redirectFilter(from, to int, marked bool) *netlink.U32 {
+	f := &netlink.U32{
 		FilterAttrs: netlink.FilterAttrs{
 			LinkIndex: from,
 			Parent:    netlink.HANDLE_MIN_INGRESS,
@@ -124,6 +139,10 @@ func redirectFilter(from, to int) *netlink.U32 {
 			Ifindex:      to,
 		}},
 	}
+	if marked {
+		f.ClassId = qdiscMark
+	}
+	return f
 }
 
 // ingressQdisc returns l's ingress or clsact qdisc, nil if it has none.
@@ -178,9 +197,10 @@ func findRedirect(h *netlink.Handle, ns *nsRef, l netlink.Link) (*netlink.U32, i
 
 // DelRedirect removes nicplug's redirect filter from from's ingress in the
 // namespace at netns, and the ingress qdisc too when that filter was its
-// only one and from is nicplug's: the ingress qdisc of a device nicplug
-// does not own is never removed. No nicplug redirect on from is an error
-// matching os.ErrNotExist.
+// only one and either from is nicplug's or the filter is marked as having
+// added the qdisc ([AddRedirect]): an ingress qdisc a foreign device had
+// before nicplug's redirect is never removed. No nicplug redirect on from
+// is an error matching os.ErrNotExist.
 func DelRedirect(ctx context.Context, netns, from string) error {
 	if err := validateName("source device", from); err != nil {
 		return newOpError("delete redirect", from, err)
@@ -203,24 +223,68 @@ func delRedirect(h *netlink.Handle, ns *nsRef, from string) error {
 	if cur == nil {
 		return notFoundf("no nicplug redirect on the ingress of %q in %s", from, ns.name())
 	}
+	if others == 0 && (owned(src) || cur.ClassId == qdiscMark) {
+		q, err := ingressQdisc(h, src)
+		if err != nil {
+			return err
+		}
+		// An ingress qdisc holding nicplug's filter alone goes, and the
+		// filter with it in one step, so that no crash between the two
+		// leaves the qdisc without the mark. A clsact's egress side may
+		// be in use: it stays.
+		if _, ok := q.(*netlink.Ingress); ok {
+			if err := h.QdiscDel(q); err != nil {
+				return fmt.Errorf("delete the ingress qdisc of %q: %w", from, err)
+			}
+			return nil
+		}
+	}
 	// Handle 0 deletes the whole priority: the u32 hash table with its one
 	// key, so no empty u32 is left behind.
-	del := redirectFilter(src.Attrs().Index, cur.RedirIndex)
+	del := redirectFilter(src.Attrs().Index, cur.RedirIndex, false)
 	if err := h.FilterDel(del); err != nil {
 		return fmt.Errorf("delete the redirect filter of %q: %w", from, err)
 	}
-	if others > 0 || !owned(src) {
-		return nil
-	}
-	q, err := ingressQdisc(h, src)
-	if err != nil || q == nil {
-		return err
-	}
-	if _, ok := q.(*netlink.Ingress); !ok {
-		return nil // clsact: its egress side may be in use
-	}
-	if err := h.QdiscDel(q); err != nil {
-		return fmt.Errorf("delete the ingress qdisc of %q: %w", from, err)
-	}
 	return nil
+}
+
+// CheckRedirectTarget fails unless dev, in the namespace at netns ("" =
+// the caller's), can be joined to the fixed tap tap by a pair of
+// redirects ([AddRedirect]) as an ethernet backend: dev exists (else the
+// error matches os.ErrNotExist), is not tap itself, carries no nicplug
+// owner tag (a fixed tap, macvlan or macvtap of some NIC: the error
+// matches os.ErrInvalid), and its ingress holds no filter at
+// [RedirectPriority] other than a nicplug redirect to tap (a redirect to
+// another device makes dev another NIC's backend). It changes nothing,
+// so that a move checks dev before the NIC's link goes down.
+func CheckRedirectTarget(ctx context.Context, netns, dev, tap string) error {
+	if err := validateRedirect(dev, tap); err != nil {
+		return newOpError("check redirect target", dev, err)
+	}
+	_, err := inNetns(ctx, netns, func(ns *nsRef, h *netlink.Handle) (struct{}, error) {
+		l, err := lookup(h, ns, "device", dev)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if o, ok := ParseOwner(l.Attrs().Alias); ok {
+			return struct{}{}, invalidf("%q in %s is nicplug's own device (NIC %s of VM %s), not an existing interface", dev, ns.name(), o.NIC, o.VM)
+		}
+		t, err := lookup(h, ns, "tap", tap)
+		if err != nil {
+			return struct{}{}, err
+		}
+		r, _, err := findRedirect(h, ns, l)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if r != nil && r.RedirIndex != 0 && r.RedirIndex != t.Attrs().Index {
+			to := fmt.Sprintf("ifindex %d", r.RedirIndex)
+			if tl, err := h.LinkByIndex(r.RedirIndex); err == nil {
+				to = fmt.Sprintf("%q", tl.Attrs().Name)
+			}
+			return struct{}{}, withKind(fmt.Errorf("%q in %s is already redirected to %s by nicplug: it is another NIC's backend", dev, ns.name(), to), unix.EBUSY)
+		}
+		return struct{}{}, nil
+	})
+	return newOpError("check redirect target", dev, err)
 }
