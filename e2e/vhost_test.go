@@ -64,7 +64,14 @@ func TestIntegrationTapVhost(t *testing.T) {
 	}
 	l := newTapLANs(t)
 	testenv.RequireQEMUAs(t, nobody, nobody)
-	auxDir := t.TempDir()
+	// The second monitor's socket sits in a directory of its own that
+	// nobody can enter (t.TempDir's parent is 0700): QEMU unlinks and
+	// creates it as nobody.
+	auxDir, err := os.MkdirTemp("", "nicplug-vhost-aux-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(auxDir) })
 	if err := os.Chown(auxDir, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
