@@ -201,8 +201,10 @@ func (emptyHost) OpenTap(context.Context, string) (*os.File, error)             
 func (emptyHost) DeleteLink(context.Context, string) error                       { return errNoHost }
 func (emptyHost) ListOwned(context.Context, string) ([]backend.OwnedLink, error) { return nil, nil }
 
+// ctxT bounds a test: 60 s, stretched by NICPLUG_TIME_SCALE
+// (testenv.Scale) where QEMU runs under nested TCG (internal/kernelvm).
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Scale(60*time.Second))
 	t.Cleanup(cancel)
 	return ctx
 }
