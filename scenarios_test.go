@@ -54,6 +54,14 @@ func scenarios() []scenario {
 		{name: "switch-tap-bridge-ethernet", root: true, boot: []string{tBridge}, update: tEthernet, kind: nicplug.KindSwitch, steps: 6},
 		{name: "unplug-tap-direct", root: true, boot: []string{tDirect}, update: tNone, kind: nicplug.KindUnplug, steps: 4},
 		{name: "unplug-tap-ethernet", root: true, boot: []string{tNone}, prep: []string{tEthernet}, update: tNone, kind: nicplug.KindUnplug, steps: 3},
+		{name: "start-tap-direct", root: true, boot: []string{tDirect}, kind: nicplug.KindStart, steps: 4},
+		{name: "start-tap-ethernet", root: true, boot: []string{tEthernet}, kind: nicplug.KindStart, steps: 4},
+		{name: "plug-tap-bridge", root: true, boot: []string{tNone}, update: tBridge, kind: nicplug.KindPlug, steps: 3},
+		{name: "plug-tap-ethernet", root: true, boot: []string{tNone}, update: tEthernet, kind: nicplug.KindPlug, steps: 4},
+		{name: "switch-tap-ethernet-bridge", root: true, boot: []string{tEthernet}, update: tBridge, kind: nicplug.KindSwitch, steps: 6},
+		{name: "switch-tap-ethernet-direct", root: true, boot: []string{tEthernet}, update: tDirect, kind: nicplug.KindSwitch, steps: 7},
+		{name: "switch-tap-direct-ethernet", root: true, boot: []string{tDirect}, update: tEthernet, kind: nicplug.KindSwitch, steps: 8},
+		{name: "unplug-tap-bridge", root: true, boot: []string{tBridge}, update: tNone, kind: nicplug.KindUnplug, steps: 2},
 		{name: "link-down-tap", root: true, boot: []string{tBridge}, update: tBridgeDown, kind: nicplug.KindLink, steps: 1},
 	}
 	for i := range scs {
