@@ -85,7 +85,8 @@ func (e *executor) noteHold(a Action, rs *runState) {
 // waitReaction holds for at least a.Min and at most d, ending at the
 // guest's reaction; QEMU going away ends it with an error. Within the
 // linkwatch window of the drop both bounds are stretched, and a filter
-// change from inside the window does not count: the watch is re-armed.
+// change from before the drop was visible (before the link went down, or
+// inside the window) does not count: the watch is re-armed at once.
 func (e *executor) waitReaction(ctx context.Context, a Action, d time.Duration, rs *runState) error {
 	r := rs.reaction
 	floor, err := time.ParseDuration(a.Min)
@@ -105,16 +106,12 @@ func (e *executor) waitReaction(ctx context.Context, a Action, d time.Duration, 
 			"device", rs.drop.dev, "min", floor, "max", d, "stretch", s)
 		floor, d = floor+s, d+s
 	}
-	t := time.NewTimer(min(floor, d))
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		return fmt.Errorf("nicplug: wait: %w", ctx.Err())
-	}
 	wctx, cancel := context.WithTimeout(ctx, d-e.clock().Sub(start))
 	defer cancel()
 	for {
+		// Watch from the start, not only once the floor has passed: a
+		// change from before the drop was visible must be re-armed at
+		// once, or QEMU would not report the guest's reaction to it.
 		ev, err := r.w.Wait(wctx)
 		if err == nil {
 			at := ev.Time
@@ -122,6 +119,9 @@ func (e *executor) waitReaction(ctx context.Context, a Action, d time.Duration, 
 				at = e.clock()
 			}
 			if !at.Before(from) {
+				if err := e.sleep(ctx, min(floor, d)-e.clock().Sub(start)); err != nil {
+					return err
+				}
 				e.log.Debug("nicplug: carrier hold ended: the guest changed its receive filter", "event", ev.Name,
 					"after", e.clock().Sub(start), "max", d)
 				return nil
@@ -129,7 +129,7 @@ func (e *executor) waitReaction(ctx context.Context, a Action, d time.Duration, 
 			// The guest reacting to the link event before the drop (or
 			// to nothing nicplug did): QEMU reports the next change only
 			// once queried again.
-			e.log.Debug("nicplug: carrier hold: receive filter change from before the drop was visible ignored",
+			e.log.Debug("nicplug: carrier hold: ignored a receive filter change from before the drop was visible",
 				"device", r.dev, "at", at, "counts from", from)
 			err = r.rearm(wctx)
 		}
@@ -145,6 +145,21 @@ func (e *executor) waitReaction(ctx context.Context, a Action, d time.Duration, 
 			return fmt.Errorf("nicplug: wait: QEMU went away during the %s carrier hold: %w", a.Duration, err)
 		}
 		return fmt.Errorf("nicplug: wait: %w", err)
+	}
+}
+
+// sleep waits for d (nothing when d <= 0) unless ctx ends first.
+func (e *executor) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("nicplug: wait: %w", ctx.Err())
 	}
 }
 

@@ -227,7 +227,8 @@ func TestHoldIgnoresFilterChangeFromLinkwatchWindow(t *testing.T) {
 		case cmd == "set_link" && strings.Contains(string(args), `"up":false`):
 			return []fakeEvent{rxEvent("net0", time.Unix(0, up0.Load()).Add(300*time.Millisecond))}
 		case cmd == "query-rx-filter" && queries.Add(1) > 1:
-			return []fakeEvent{rxEvent("net0", clk.now())} // the reaction to the drop
+			// The reaction to the drop, once the guest saw it.
+			return []fakeEvent{rxEvent("net0", time.Unix(0, up0.Load()).Add(linkwatchDelay+10*time.Millisecond))}
 		}
 		return nil
 	})
@@ -321,6 +322,31 @@ func TestHoldOutsideLinkwatchWindow(t *testing.T) {
 				t.Errorf("want an unstretched hold ended by the reaction; log:\n%s", l)
 			}
 		})
+	}
+}
+
+// A filter change between the arm step and the drop (the guest busy with
+// something else) is re-armed too, so the guest's reaction to the drop
+// still ends the hold.
+func TestHoldRearmsAfterChangeBeforeDrop(t *testing.T) {
+	clk := &testClock{}
+	var queries atomic.Int32
+	mon, q := newEventMon(t, clk.now, func(cmd string, args json.RawMessage) []fakeEvent {
+		if cmd == "query-rx-filter" {
+			queries.Add(1)
+			return []fakeEvent{rxEvent("net0", clk.now())} // the first is before the drop
+		}
+		return nil
+	})
+	e, logs := linkwatchExec(mon, clk)
+	if err := e.apply(context.Background(), movePlan(Planner{CarrierHold: 5 * time.Second}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := q.count("query-rx-filter"); n != 2 {
+		t.Errorf("query-rx-filter sent %d times, want the arm and one re-arm", n)
+	}
+	if !strings.Contains(logs.String(), "carrier hold ended: the guest changed its receive filter") {
+		t.Errorf("hold did not end at the guest's reaction; log:\n%s", logs)
 	}
 }
 
