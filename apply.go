@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nicplug/nicplug/backend"
@@ -28,6 +29,14 @@ type executor struct {
 	undoTimeout time.Duration
 	// hostUndoTimeout bounds the host undos of a rollback.
 	hostUndoTimeout time.Duration
+	// now is the clock of carrier holds (see linkwatch.go); nil means
+	// time.Now. Tests set it.
+	now func() time.Time
+	// linkMu guards lastLink: per device id, when this executor last
+	// sent the NIC a set_link. It outlives plans; a fresh executor knows
+	// none.
+	linkMu   sync.Mutex
+	lastLink map[string]time.Time
 }
 
 // runState tracks fds during one plan.
@@ -41,6 +50,9 @@ type runState struct {
 	// reaction watches for the guest's reaction to a carrier loss (see
 	// hold.go); nil until an arm step ran on a monitor with events.
 	reaction *reaction
+	// drop is the latest set_link down of the plan, which the carrier
+	// hold after it is measured against (see linkwatch.go).
+	drop *linkDrop
 }
 
 // apply runs p's steps in order; on failure it undoes the completed ones
@@ -229,7 +241,12 @@ func (e *executor) wait(ctx context.Context, a Action, rs *runState) error {
 		return fmt.Errorf("nicplug: wait: %w", err)
 	}
 	if a.Until != "" && rs.reaction != nil {
-		return e.waitReaction(ctx, a, d, rs.reaction)
+		return e.waitReaction(ctx, a, d, rs)
+	}
+	if s := rs.drop.stretch(e.clock()); s > 0 {
+		e.log.Debug("nicplug: carrier hold stretched: the NIC's previous link event was less than 1 s ago",
+			"device", rs.drop.dev, "hold", d, "stretch", s)
+		d += s
 	}
 	var gone <-chan struct{}
 	w, watch := e.mon.(watcher)

@@ -18,9 +18,11 @@ type Config struct {
 	// CarrierHold is the longest a NIC's link stays down while it
 	// switches backends, so that the guest notices and re-runs DHCP, see
 	// [Planner.CarrierHold]; the hold ends earlier once the guest reacts
-	// (see [Planner.FixedHold]). Zero means [DefaultCarrierHold] (7 s);
+	// (see [Planner.FixedHold]). Zero means [DefaultCarrierHold] (8 s);
 	// negative ([NoCarrierHold]) means no hold, which most guests do not
-	// notice.
+	// notice. A hold that starts less than 1 s after the VM last set the
+	// NIC's link is stretched by the rest of that second, which a Linux
+	// guest may take to see the drop (README "Carrier hold").
 	CarrierHold time.Duration
 	// FixedCarrierHold holds the link down for the whole CarrierHold
 	// instead of ending the hold once the guest shows it noticed the

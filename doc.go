@@ -42,7 +42,7 @@
 // host device are deleted, so everything before the last steps can be
 // undone and only two QMP commands (hub port out, hub port in) run while
 // the link is down, plus the hold. The hold ([Config.CarrierHold], by
-// default [DefaultCarrierHold], 7 s) is what makes the guest notice the
+// default [DefaultCarrierHold], 8 s) is what makes the guest notice the
 // move and re-run DHCP: without it the link is down for about 4 ms, which
 // guests miss, keeping their old lease on the new network. A move between two macvtaps of the same parent is the exception:
 // the kernel refuses a second macvtap with the guest's MAC on one parent,

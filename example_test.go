@@ -29,7 +29,7 @@ func ExamplePlan_String() {
 }
 
 // A make-before-break switch from a user backend to a macvtap. The zero
-// CarrierHold is the DefaultCarrierHold (7 s): long enough for the guest's
+// CarrierHold is the DefaultCarrierHold (8 s): long enough for the guest's
 // NetworkManager to notice and renew DHCP.
 func ExamplePlanner_Update() {
 	p := nicplug.Planner{VM: "demo"}
@@ -58,7 +58,7 @@ func ExamplePlanner_Update() {
 	// 6 down qmp set_link
 	// 7 detach qmp netdev_del
 	// 8 attach qmp netdev_add
-	// 9 hold wait 7s
+	// 9 hold wait 8s
 	// 10 up qmp set_link
 	// 11 finish qmp netdev_del
 }

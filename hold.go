@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/nicplug/nicplug/qmp"
@@ -23,85 +22,159 @@ import (
 // until queried) before the link goes down, and the hold ends at the first
 // such event after the drop, once MinCarrierHold has passed, or at its
 // full duration, whichever comes first. Monitors without events (test
-// wrappers) hold for the full duration.
+// wrappers) hold for the full duration. A drop soon after the NIC's
+// previous link event is seen late by the guest: see linkwatch.go.
 
 // eventMonitor is a [Monitor] that reports QMP events, like *qmp.Client.
 type eventMonitor interface {
 	Watch(match func(qmp.Event) bool) *qmp.Watcher
 }
 
-// reaction watches one NIC for the event that ends a hold.
+// reaction watches one NIC for the event that ends a hold. Only the
+// executor's goroutine uses it.
 type reaction struct {
-	w *qmp.Watcher
-	// down is when the link went down (UnixNano; 0 before): events from
-	// before do not count.
-	down atomic.Int64
+	mon   Monitor
+	em    eventMonitor
+	match func(qmp.Event) bool
+	w     *qmp.Watcher
+	// arm is the arm step's query-rx-filter, sent again to re-arm.
+	arm Action
+	// dev is the NIC's device id.
+	dev string
+	// down is when the link went down (zero before): events from before
+	// do not count.
+	down time.Time
 }
 
 // noteHold is called before each QMP action: an arm step (query-rx-filter)
 // starts watching for the NIC's filter change, and the NIC's set_link
-// down marks the moment from which a change counts.
+// down marks the moment from which a change counts. Every set_link is
+// remembered as its NIC's latest link event (see linkwatch.go).
 func (e *executor) noteHold(a Action, rs *runState) {
-	var args struct {
-		Name string `json:"name"`
-		Up   *bool  `json:"up"`
-	}
 	switch a.Command {
 	case "query-rx-filter":
+		var args struct {
+			Name string `json:"name"`
+		}
 		em, ok := e.mon.(eventMonitor)
 		if !ok || rs.reaction != nil || json.Unmarshal(a.Args, &args) != nil {
 			return
 		}
-		r := &reaction{}
 		dev := args.Name
-		r.w = em.Watch(func(ev qmp.Event) bool {
+		r := &reaction{mon: e.mon, em: em, arm: a, dev: dev, match: func(ev qmp.Event) bool {
 			var d struct {
 				Name string `json:"name"`
 			}
-			down := r.down.Load()
-			return ev.Name == rxFilterChanged && down != 0 && !ev.Time.Before(time.Unix(0, down)) &&
-				json.Unmarshal(ev.Data, &d) == nil && d.Name == dev
-		})
+			return ev.Name == rxFilterChanged && json.Unmarshal(ev.Data, &d) == nil && d.Name == dev
+		}}
+		r.w = em.Watch(r.match)
 		rs.reaction = r
 	case "set_link":
-		if rs.reaction != nil && json.Unmarshal(a.Args, &args) == nil && args.Up != nil && !*args.Up {
-			rs.reaction.down.CompareAndSwap(0, time.Now().UnixNano())
+		now := e.clock()
+		d, down, ok := e.noteLink(a, now)
+		if !ok || !down {
+			return
+		}
+		rs.drop = &d
+		if r := rs.reaction; r != nil && r.dev == d.dev && r.down.IsZero() {
+			r.down = now
 		}
 	}
 }
 
 // waitReaction holds for at least a.Min and at most d, ending at the
-// guest's reaction; QEMU going away ends it with an error.
-func (e *executor) waitReaction(ctx context.Context, a Action, d time.Duration, r *reaction) error {
+// guest's reaction; QEMU going away ends it with an error. Within the
+// linkwatch window of the drop both bounds are stretched, and a filter
+// change from before the drop was visible (before the link went down, or
+// inside the window) does not count: the watch is re-armed at once.
+func (e *executor) waitReaction(ctx context.Context, a Action, d time.Duration, rs *runState) error {
+	r := rs.reaction
 	floor, err := time.ParseDuration(a.Min)
 	if err != nil {
 		return fmt.Errorf("nicplug: wait: min: %w", err)
 	}
-	start := time.Now()
-	t := time.NewTimer(min(floor, d))
+	start := e.clock()
+	from := r.down
+	if from.IsZero() {
+		from = start
+	}
+	if end := rs.drop.windowEnd(); end.After(from) {
+		from = end
+	}
+	if s := rs.drop.stretch(start); s > 0 {
+		e.log.Debug("nicplug: carrier hold stretched: the NIC's previous link event was less than 1 s ago",
+			"device", rs.drop.dev, "min", floor, "max", d, "stretch", s)
+		floor, d = floor+s, d+s
+	}
+	wctx, cancel := context.WithTimeout(ctx, d-e.clock().Sub(start))
+	defer cancel()
+	for {
+		// Watch from the start, not only once the floor has passed: a
+		// change from before the drop was visible must be re-armed at
+		// once, or QEMU would not report the guest's reaction to it.
+		ev, err := r.w.Wait(wctx)
+		if err == nil {
+			at := ev.Time
+			if at.IsZero() {
+				at = e.clock()
+			}
+			if !at.Before(from) {
+				if err := e.sleep(ctx, min(floor, d)-e.clock().Sub(start)); err != nil {
+					return err
+				}
+				e.log.Debug("nicplug: carrier hold ended: the guest changed its receive filter", "event", ev.Name,
+					"after", e.clock().Sub(start), "max", d)
+				return nil
+			}
+			// The guest reacting to the link event before the drop (or
+			// to nothing nicplug did): QEMU reports the next change only
+			// once queried again.
+			e.log.Debug("nicplug: carrier hold: ignored a receive filter change from before the drop was visible",
+				"device", r.dev, "at", at, "counts from", from)
+			err = r.rearm(wctx)
+		}
+		switch {
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return fmt.Errorf("nicplug: wait: %w", ctx.Err())
+		case errors.Is(err, context.DeadlineExceeded):
+			e.log.Debug("nicplug: carrier hold ran its full duration: no reaction seen", "max", d)
+			return nil
+		case errors.Is(err, qmp.ErrClosed):
+			return fmt.Errorf("nicplug: wait: QEMU went away during the %s carrier hold: %w", a.Duration, err)
+		}
+		return fmt.Errorf("nicplug: wait: %w", err)
+	}
+}
+
+// sleep waits for d (nothing when d <= 0) unless ctx ends first.
+func (e *executor) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("nicplug: wait: %w", ctx.Err())
 	}
-	wctx, cancel := context.WithTimeout(ctx, d-time.Since(start))
-	defer cancel()
-	ev, err := r.w.Wait(wctx)
-	switch {
-	case err == nil:
-		e.log.Debug("nicplug: carrier hold ended: the guest changed its receive filter", "event", ev.Name,
-			"after", time.Since(start), "max", d)
+}
+
+// rearm watches for the NIC's next filter change and queries its filter,
+// which lets QEMU report the next change. QEMU refusing the query leaves
+// the hold to run its full duration.
+func (r *reaction) rearm(ctx context.Context) error {
+	r.w.Stop()
+	r.w = r.em.Watch(r.match)
+	_, err := r.mon.Execute(ctx, r.arm.Command, r.arm.Args)
+	var ce *qmp.CommandError
+	if errors.As(err, &ce) {
 		return nil
-	case ctx.Err() != nil:
-		return fmt.Errorf("nicplug: wait: %w", ctx.Err())
-	case errors.Is(err, context.DeadlineExceeded):
-		e.log.Debug("nicplug: carrier hold ran its full duration: no reaction seen", "max", d)
-		return nil
-	case errors.Is(err, qmp.ErrClosed):
-		return fmt.Errorf("nicplug: wait: QEMU went away during the %s carrier hold: %w", a.Duration, err)
 	}
-	return fmt.Errorf("nicplug: wait: %w", err)
+	return err
 }
 
 // stopWatch releases the reaction watcher, if any.

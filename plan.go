@@ -112,7 +112,7 @@ const (
 //	  "target": "np5e6f7a8b9c0d",    // add-redirect: where frames received on "link" go;
 //	                                 // check-target: the fixed tap "link" is to be joined to
 //	  "owner": {"vm": "demo", "nic": "net0"},               // create-*; check-target: the NIC
-//	  "duration": "7s",              // wait: the longest it lasts
+//	  "duration": "8s",              // wait: the longest it lasts
 //	  "until": "NIC_RX_FILTER_CHANGED", // wait: ends early when QEMU
 //	                                 // reports this event, with data
 //	                                 // matching "args", after "min"

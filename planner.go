@@ -12,9 +12,10 @@ import (
 // DefaultCarrierHold is the carrier hold of a switch when
 // [Planner.CarrierHold] (or [Config.CarrierHold]) is zero: longer than
 // NetworkManager's carrier debounce (it ignores carrier loss shorter than
-// about 6 s), so that common guests see the cable pulled and re-run DHCP
-// on the new network.
-const DefaultCarrierHold = 7 * time.Second
+// about 6 s, and was seen reacting 6.37 s after the drop, 7.08 s when the
+// drop came soon after the previous link-up), so that common guests see
+// the cable pulled and re-run DHCP on the new network.
+const DefaultCarrierHold = 8 * time.Second
 
 // NoCarrierHold, as [Planner.CarrierHold] (any negative value does), asks
 // for no carrier hold: the link comes back up right after the hub ports are
@@ -28,7 +29,7 @@ type Planner struct {
 	VM string
 	// CarrierHold is how long the link stays down during a switch before
 	// it comes back up, so that the guest notices it moved and re-runs
-	// DHCP. Zero means [DefaultCarrierHold] (7 s); negative means no hold.
+	// DHCP. Zero means [DefaultCarrierHold] (8 s); negative means no hold.
 	//
 	// Without a hold the link is down only for the QMP round trips of the
 	// hub port swap (about 4 ms measured here): a guest polling carrier
@@ -46,7 +47,10 @@ type Planner struct {
 	// link down for the whole hold. Measured (README "Carrier hold"):
 	// systemd-networkd changes it 20–110 ms after the drop, NetworkManager
 	// ~6.2 s after (when it gives up its lease), a busybox udhcpc guest
-	// (IPv4 only) never.
+	// (IPv4 only) never. Either kind of hold is stretched when applied
+	// less than 1 s after the VM last set the NIC's link (the guest's
+	// linkwatch may delay the drop that long); the plan shows the
+	// configured hold.
 	FixedHold bool
 	// Announce adds announce-self (gratuitous ARP/RARP) after a plug or
 	// switch brings the link up.

@@ -310,7 +310,16 @@ func medianInt(v []int) int {
 	}
 	c := slices.Clone(v)
 	slices.Sort(c)
-	return c[(len(c)-1)/2]
+	n := len(c)
+	if n%2 == 1 {
+		return c[n/2]
+	}
+	// The mean of the two middle values, rounded half away from zero.
+	sum := c[n/2-1] + c[n/2]
+	if sum < 0 {
+		return (sum - 1) / 2
+	}
+	return (sum + 1) / 2
 }
 
 // typesOf formats notification counts by type, per move.

@@ -42,8 +42,13 @@ func TestDatapathFormat(t *testing.T) {
 	if got := countsOf(&dpStats{}); got != "" {
 		t.Errorf("countsOf empty = %q", got)
 	}
-	if got := medianInt([]int{5, 1, 3, 9}); got != 3 {
-		t.Errorf("medianInt = %d", got)
+	for _, tt := range []struct {
+		v    []int
+		want int
+	}{{nil, 0}, {[]int{7}, 7}, {[]int{5, 1, 3}, 3}, {[]int{5, 1, 3, 9}, 4}, {[]int{6, 1}, 4}, {[]int{2, 4}, 3}, {[]int{-1, -4}, -3}} {
+		if got := medianInt(tt.v); got != tt.want {
+			t.Errorf("medianInt(%v) = %d, want %d", tt.v, got, tt.want)
+		}
 	}
 	if got := typesOf(map[string]int{"NEWLINK": 9, "DELLINK": 3}, 3); got != "DELLINK 1.0, NEWLINK 3.0" {
 		t.Errorf("typesOf = %q", got)

@@ -56,11 +56,11 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		{"4 guest", "hot-plug: device_add"},
 		{"6 throughput", "guest→host TCP"},
 		{"7 stacks", "networkd: plug none→user"},
-		{"7 stacks", "networkd: move user→direct, hold adaptive ≤7s (default)"},
-		{"7 stacks", "networkd: move direct→user, hold adaptive ≤7s (default)"},
+		{"7 stacks", "networkd: move user→direct, hold adaptive ≤8s (default)"},
+		{"7 stacks", "networkd: move direct→user, hold adaptive ≤8s (default)"},
 		{"7 stacks", "networkmanager: plug none→user"},
-		{"7 stacks", "networkmanager: move user→direct, hold adaptive ≤7s (default)"},
-		{"7 stacks", "networkmanager: move direct→user, hold adaptive ≤7s (default)"},
+		{"7 stacks", "networkmanager: move user→direct, hold adaptive ≤8s (default)"},
+		{"7 stacks", "networkmanager: move direct→user, hold adaptive ≤8s (default)"},
 		{"8 datapath", "move bridge→direct: apply"},
 		{"8 datapath", "move direct→bridge: link-down window"},
 		{"8 datapath", "move bridge→bridge: steps = host ops + QMP commands"},
@@ -82,8 +82,8 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 		}
 	}
 	// With the default hold, every move ends on the new network.
-	for _, name := range []string{"networkd: move user→direct, hold adaptive ≤7s (default)", "networkd: move direct→user, hold adaptive ≤7s (default)",
-		"networkmanager: move user→direct, hold adaptive ≤7s (default)", "networkmanager: move direct→user, hold adaptive ≤7s (default)"} {
+	for _, name := range []string{"networkd: move user→direct, hold adaptive ≤8s (default)", "networkd: move direct→user, hold adaptive ≤8s (default)",
+		"networkmanager: move user→direct, hold adaptive ≤8s (default)", "networkmanager: move direct→user, hold adaptive ≤8s (default)"} {
 		if row, ok := r.Find("7 stacks", name); ok && !strings.HasPrefix(row.Value, "moved 1/1") {
 			t.Errorf("%s: %s", name, row.Value)
 		}

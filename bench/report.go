@@ -98,15 +98,34 @@ func (r *Report) Find(part, prefix string) (Row, bool) {
 // samples is a set of durations.
 type samples []time.Duration
 
-// pct returns the p-th percentile (nearest rank), 0 when empty.
+// pct returns the p-th percentile (nearest rank; p50 is the median, see
+// [samples.median]), 0 when empty.
 func (s samples) pct(p float64) time.Duration {
 	if len(s) == 0 {
 		return 0
+	}
+	if p == 50 {
+		return s.median()
 	}
 	c := slices.Clone(s)
 	slices.Sort(c)
 	i := int(math.Ceil(p/100*float64(len(c)))) - 1
 	return c[max(i, 0)]
+}
+
+// median returns the middle sample, or for an even number of samples the
+// mean of the two middle ones; 0 when empty.
+func (s samples) median() time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	c := slices.Clone(s)
+	slices.Sort(c)
+	n := len(c)
+	if n%2 == 1 {
+		return c[n/2]
+	}
+	return c[n/2-1] + (c[n/2]-c[n/2-1])/2
 }
 
 // fmtDur prints d in ms (or µs below 1 ms) with 3 significant digits.

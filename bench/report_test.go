@@ -27,6 +27,29 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
+func TestMedian(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		s    samples
+		want time.Duration
+	}{
+		{nil, 0},
+		{samples{3 * ms}, 3 * ms},
+		{samples{5 * ms, 1 * ms, 3 * ms}, 3 * ms},
+		{samples{4 * ms, 1 * ms, 3 * ms, 2 * ms}, 2500 * time.Microsecond},
+		{samples{448 * ms, 814 * ms}, 631 * ms},
+		{samples{1, 2}, 1}, // nanoseconds: the mean, truncated
+	}
+	for _, tt := range tests {
+		if got := tt.s.median(); got != tt.want {
+			t.Errorf("median(%v) = %v, want %v", tt.s, got, tt.want)
+		}
+		if got := tt.s.pct(50); got != tt.want {
+			t.Errorf("pct(50) of %v = %v, want the median %v", tt.s, got, tt.want)
+		}
+	}
+}
+
 func TestFmtDur(t *testing.T) {
 	tests := []struct {
 		d    time.Duration

@@ -15,7 +15,7 @@ import (
 
 // defaultStackHolds are the fixed carrier holds the stacks part tries per
 // stack, around what each stack needs (README "Carrier hold"), besides the
-// default adaptive hold (at most 7 s, ending when the guest reacts), which
+// default adaptive hold (at most 8 s, ending when the guest reacts), which
 // it always tries. NoCarrierHold is "none".
 var defaultStackHolds = map[guest.Stack][]time.Duration{
 	guest.StackNetworkd:       {nicplug.NoCarrierHold, 50 * time.Millisecond, 300 * time.Millisecond, nicplug.DefaultCarrierHold},
@@ -110,7 +110,7 @@ func stackMoves(ctx context.Context, r *Report, a *guest.Assets, stack guest.Sta
 		d     time.Duration
 		fixed bool
 	}
-	cases := []holdCase{{0, false}} // the default: adaptive, at most 7 s
+	cases := []holdCase{{0, false}} // the default: adaptive, at most 8 s
 	for _, h := range holds {
 		cases = append(cases, holdCase{h, true})
 	}

@@ -39,7 +39,7 @@ func (l *logBuf) take() string {
 // TestIntegrationDistroMoves boots each distribution guest unplugged and
 // plugs it into QEMU's user network, moves it to a macvtap LAN with its
 // own DHCP server and back, and unplugs it, all with nicplug's default
-// carrier hold (at most 7 s, ending when the guest changes its NIC's
+// carrier hold (at most 8 s, ending when the guest changes its NIC's
 // receive filter). After each move the guest's own stack must hold an
 // address on the new network only and ping its gateway, and the hold must
 // have ended on the guest's reaction, not run its full length; after the
