@@ -74,12 +74,16 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if *domPath != "" && *name != "" {
 		return usageErrorf("--name is the domain's <name> with --domain")
 	}
-	ctx, end, err := cf.begin(ctx)
+	var in *liveInput
+	ctx, end, err := cf.begin(ctx, func(ctx context.Context) (err error) {
+		in, err = readLive(ctx, &cf, *domPath, pos[0])
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	defer end()
-	vm, p, domXML, err := planLive(ctx, e, &cf, &pf, *domPath, *name, pos[0])
+	vm, p, err := planLive(ctx, e, &cf, &pf, in, *name)
 	if err != nil {
 		return err
 	}
@@ -92,7 +96,7 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	applyErr := applyRecorded(ctx, &cf, vm, p)
 	var se *nicplug.StepError
 	if errors.As(applyErr, &se) && se.UndoErr != nil {
-		return afterFailedRollback(ctx, vm, p, *domPath, domXML, pos[0], cf.nets.opts, *save, applyErr)
+		return afterFailedRollback(ctx, vm, p, in, cf.nets.opts, *save, applyErr)
 	}
 	if applyErr != nil && (se != nil || !errors.Is(applyErr, nicplug.ErrInconsistent)) {
 		return applyErr // not applied, rolled back
@@ -102,7 +106,7 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if !*save || *domPath == "" || p.Kind == nicplug.KindNoop {
 		return applyErr
 	}
-	if err := saveDomain(*domPath, domXML, old, vm.Domain()); err != nil {
+	if err := saveDomain(*domPath, in.domXML, old, vm.Domain()); err != nil {
 		return &exitError{code: exitPartial, err: errors.Join(applyErr, fmt.Errorf("applied, but %w", err))}
 	}
 	return applyErr

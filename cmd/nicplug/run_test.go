@@ -269,7 +269,7 @@ func TestShellQuote(t *testing.T) {
 // TestPlanFromMatchesPlanner checks plan --from against the library's
 // planner for a plain plug, the case whose live state is unambiguous.
 func TestPlanFromMatchesPlanner(t *testing.T) {
-	d, _, err := readDomain("testdata/domain.xml", nil)
+	d, _, err := readDomain(context.Background(), "testdata/domain.xml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
