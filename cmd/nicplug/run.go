@@ -181,7 +181,7 @@ func oneLineParts(cmd string, err error) (msg, hint string) {
 	}
 	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 	switch {
-	case errors.Is(err, qmp.ErrNotQMP):
+	case errors.Is(err, qmp.ErrNotQMP), errors.Is(err, qmp.ErrMalformedReply):
 		hint = " (is --qmp QEMU's QMP socket, -qmp or -chardev socket with -mon mode=control?)"
 	case errors.Is(err, context.DeadlineExceeded) && strings.Contains(s, "greeting"):
 		hint = " (QEMU serves one QMP client at a time: is another one connected?)"
