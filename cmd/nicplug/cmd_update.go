@@ -102,8 +102,11 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 		return applyErr // not applied, rolled back
 	}
 	// Applied; applyErr, if any, is a leftover in QEMU (exit 3). The file
-	// is saved either way: it must describe what is live.
-	if !*save || *domPath == "" || p.Kind == nicplug.KindNoop {
+	// is saved either way: it must describe what is live. A noop plan too:
+	// the update may still name what QEMU has otherwise (another network
+	// on the same bridge, type='null' for 'none'); an update the file
+	// already says leaves it untouched (see saveDomain).
+	if !*save || *domPath == "" {
 		return applyErr
 	}
 	if err := saveDomain(*domPath, in.domXML, old, vm.Domain()); err != nil {
