@@ -92,6 +92,9 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer end()
+	if err := in.reread(ctx, &cf); err != nil {
+		return err
+	}
 	vm, p, err := planLive(ctx, e, &cf, &pf, in, *name)
 	if err != nil {
 		return err

@@ -140,6 +140,11 @@ func runShow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer end()
+	if *domPath != "" {
+		if domXML, err = rereadDomain(ctx, *domPath, domXML); err != nil {
+			return err
+		}
+	}
 	if *xmlOut {
 		return showXML(ctx, e, &cf, *name)
 	}

@@ -34,6 +34,9 @@ func runStart(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer end()
+	if domXML, err = rereadDomain(ctx, pos[0], domXML); err != nil {
+		return err
+	}
 	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, nil))
 	if err != nil {
 		return inFile(pos[0], err)

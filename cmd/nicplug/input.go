@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/nicplug/nicplug"
@@ -55,6 +56,18 @@ func readDomain(ctx context.Context, path string, opts *domain.ParseOptions) (*d
 	return d, b, nil
 }
 
+// rereadDomain reads the DOMAIN.xml at path again, once the VM's lock is
+// held, when it is a regular file (whose read never blocks): another
+// command may have saved it while this one waited for the lock, and no
+// command may plan from, or save over, a DOMAIN.xml read before another
+// saved its own. A pipe or FIFO, read once, keeps before.
+func rereadDomain(ctx context.Context, path string, before []byte) ([]byte, error) {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return before, nil
+	}
+	return readFile(ctx, path)
+}
+
 // checkUpdate checks, without QEMU, that the <interface> update in file
 // path can apply to d live, with the library's checks.
 func checkUpdate(d *domain.Domain, ifXML []byte, path string, opts *domain.ParseOptions) error {
@@ -100,11 +113,34 @@ func rootElement(data []byte) (string, error) {
 // liveInput is what a command on a running VM reads before it takes the
 // VM's lock (see [connFlags.begin]), so that an input that never comes
 // (a pipe nobody writes to) holds no lock: DOMAIN.xml and the
-// <interface> update, both checked without QEMU.
+// <interface> update, both checked without QEMU. Under the lock,
+// DOMAIN.xml is read again ([liveInput.reread]).
 type liveInput struct {
 	domPath, ifPath string
 	dom             *domain.Domain // nil without --domain
 	domXML, ifXML   []byte
+}
+
+// reread reads DOMAIN.xml again under the VM's lock (see [rereadDomain])
+// and, when another command changed it meanwhile, checks the update
+// against what it says now.
+func (in *liveInput) reread(ctx context.Context, cf *connFlags) error {
+	if in.domPath == "" {
+		return nil
+	}
+	b, err := rereadDomain(ctx, in.domPath, in.domXML)
+	if err != nil || bytes.Equal(b, in.domXML) {
+		return err
+	}
+	d, err := domain.ParseDomain(b, cf.nets.opts)
+	if err != nil {
+		return usageErrorf("%s: %w", in.domPath, err)
+	}
+	in.dom, in.domXML = d, b
+	if in.ifPath == "" {
+		return nil
+	}
+	return checkUpdate(d, in.ifXML, in.ifPath, cf.nets.opts)
 }
 
 // readLive reads and checks the DOMAIN.xml at domPath (none if "") and
