@@ -50,8 +50,8 @@ func readCheck(ctx context.Context, mon Monitor, pending *qmp.Call) (string, err
 	if err != nil {
 		return "", fmt.Errorf("nicplug: read back: %w", err)
 	}
-	if err := json.Unmarshal(raw, &text); err != nil {
-		return "", fmt.Errorf("nicplug: read back: %s: %w", checkRead.cmd, err)
+	if err := qmp.DecodeReturn(checkRead.cmd, raw, &text); err != nil {
+		return "", fmt.Errorf("nicplug: read back: %w", err)
 	}
 	return text, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nicplug/nicplug/domain"
+	"github.com/nicplug/nicplug/qmp"
 )
 
 // propMon answers qom-get with the raw JSON of props by property name.
@@ -64,8 +65,8 @@ func TestReadDeviceAnyIntegerType(t *testing.T) {
 	}
 	for _, bad := range []string{`"1"`, `1.5`, `true`, `-5000000000000000000000`} {
 		_, err := readDevice(t.Context(), base(bad), &NICState{Device: "net0"}, "virtio-net-pci")
-		if err == nil || !strings.HasPrefix(err.Error(), "nicplug: read back: qom-get") {
-			t.Errorf("rombar %s: want a read-back error, got %v", bad, err)
+		if !errors.Is(err, qmp.ErrMalformedReply) || !strings.HasPrefix(err.Error(), "nicplug: read back: qmp: qom-get: malformed reply from the monitor: ") {
+			t.Errorf("rombar %s: want a read-back error of a malformed reply, got %v", bad, err)
 		}
 	}
 	m := base("1")

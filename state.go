@@ -243,8 +243,8 @@ func call(ctx context.Context, mon Monitor, out any, cmd string, args json.RawMe
 	if err != nil {
 		return fmt.Errorf("nicplug: read back: %w", err)
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("nicplug: read back: %s: %w", cmd, err)
+	if err := qmp.DecodeReturn(cmd, raw, out); err != nil {
+		return fmt.Errorf("nicplug: read back: %w", err)
 	}
 	return nil
 }

@@ -138,8 +138,12 @@ func (b Backend) Validate() error {
 				return fmt.Errorf("mcast address %q is not a multicast IP address", cut(b.Address, maxQuoted))
 			}
 			if b.LocalAddress != "" {
-				if ip := net.ParseIP(b.LocalAddress); ip == nil || ip.To4() == nil {
+				ip := net.ParseIP(b.LocalAddress)
+				if ip == nil || ip.To4() == nil {
 					return fmt.Errorf("mcast local address %q is not an IPv4 address", cut(b.LocalAddress, maxQuoted))
+				}
+				if err := checkNotMapped("mcast local address", b.LocalAddress, ip); err != nil {
+					return err
 				}
 			}
 			if b.LocalPort != 0 {

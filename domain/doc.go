@@ -15,7 +15,8 @@
 //   - ethernet: an existing host tap, <target dev='tap0' managed='no'/>
 //   - bridge: a tap nicplug creates and enslaves to <source bridge='br0'/>
 //   - server, client, mcast: socket netdevs, <source address=… port=…/>
-//     (IPv4 addresses or host names: QEMU's socket netdev takes no IPv6)
+//     (IPv4 addresses or host names: QEMU's socket netdev takes no IPv6, IPv4-mapped
+//     ::ffff:a.b.c.d included)
 //   - udp: <source address=… port=…><local address=… port=…/></source>
 //   - network: only through [ParseOptions].Resolver; without one, or for a
 //     name it does not know, the error matches [ErrUnknownNetwork]

@@ -161,3 +161,22 @@ func TestErrorsQuoteInputCut(t *testing.T) {
 		t.Errorf("ChangeError: %.300s", s)
 	}
 }
+
+// TestIPv4MappedRefused (issue 13): an IPv4-mapped IPv6 address
+// (::ffff:127.0.0.1) is an IPv6 address to QEMU's socket netdev, which
+// refuses it ("can't resolve host address '['"): it is refused when
+// parsed, as ::1 is, naming the field and the IPv4 address to give.
+func TestIPv4MappedRefused(t *testing.T) {
+	for _, tt := range []struct{ typ, src, want string }{
+		{"client", `<source address='::ffff:127.0.0.1' port='5000'/>`, `client address "::ffff:127.0.0.1" is an IPv4-mapped IPv6 address: QEMU's socket netdev takes IPv4 only: give 127.0.0.1`},
+		{"server", `<source address='::FFFF:7f00:1' port='5000'/>`, `server address "::FFFF:7f00:1" is an IPv4-mapped IPv6 address`},
+		{"mcast", `<source address='::ffff:239.0.0.1' port='5000'/>`, `mcast address "::ffff:239.0.0.1" is an IPv4-mapped IPv6 address`},
+		{"mcast", `<source address='239.0.0.1' port='5000'><local address='::ffff:192.0.2.1'/></source>`, `mcast local address "::ffff:192.0.2.1" is an IPv4-mapped IPv6 address`},
+		{"udp", `<source address='192.0.2.1' port='5000'><local address='::ffff:192.0.2.2' port='5001'/></source>`, `udp local address "::ffff:192.0.2.2" is an IPv4-mapped IPv6 address`},
+	} {
+		_, err := domain.ParseInterface([]byte(`<interface type='`+tt.typ+`'>`+mac1+tt.src+`</interface>`), nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.src, err, tt.want)
+		}
+	}
+}

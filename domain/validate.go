@@ -70,10 +70,21 @@ func checkHost(what, s string) error {
 		if ip.To4() == nil {
 			return fmt.Errorf("%s %q is an IPv6 address: QEMU's socket netdev takes IPv4 only (7.2 and 10.0 cannot resolve \"[::1]\")", what, s)
 		}
-		return nil
+		return checkNotMapped(what, s, ip)
 	}
 	if len(s) > 253 || !hostRE.MatchString(s) {
 		return fmt.Errorf("%s %q is neither an IPv4 address nor a host name", what, cut(s, maxQuoted))
+	}
+	return nil
+}
+
+// checkNotMapped refuses an IPv4-mapped IPv6 address (::ffff:127.0.0.1),
+// which net.ParseIP gives as the IPv4 address ip but which QEMU's socket
+// netdev gets as an IPv6 one and refuses ("can't resolve host address
+// '['"), as it refuses ::1.
+func checkNotMapped(what, s string, ip net.IP) error {
+	if strings.Contains(s, ":") {
+		return fmt.Errorf("%s %q is an IPv4-mapped IPv6 address: QEMU's socket netdev takes IPv4 only: give %s", what, s, ip.To4())
 	}
 	return nil
 }

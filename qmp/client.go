@@ -67,6 +67,8 @@ type reply struct {
 	err *wireError
 	// closed is set instead when the connection closed first.
 	closed error
+	// bad is set instead when the reply was malformed (a *malformedError).
+	bad error
 }
 
 // Dial connects to the QMP unix socket at path, reads QEMU's greeting and

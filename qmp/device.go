@@ -73,8 +73,8 @@ func (c *Client) QOMList(ctx context.Context, path string) ([]ObjectProperty, er
 		return nil, err
 	}
 	var props []ObjectProperty
-	if err := json.Unmarshal(raw, &props); err != nil {
-		return nil, &OpError{Op: "qom-list", Err: fmt.Errorf("decode reply: %w", err)}
+	if err := DecodeReturn("qom-list", raw, &props); err != nil {
+		return nil, err
 	}
 	return props, nil
 }

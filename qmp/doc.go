@@ -36,7 +36,11 @@
 //
 // A QMP error reply is a [*CommandError] carrying the command, QEMU's error
 // class ("GenericError", "DeviceNotFound", …) and description. Other
-// failures are [*OpError]s. Once the connection is closed — by
+// failures are [*OpError]s. A reply to a command's id that is malformed
+// (neither "return" nor "error", an "error" without a "class", members
+// of the wrong type) or whose return value a helper cannot decode
+// ([DecodeReturn]) fails that command at once with an error matching
+// [ErrMalformedReply] that quotes the reply, cut. Once the connection is closed — by
 // [Client.Close] or because QEMU went away — every pending and later call
 // fails promptly with an error matching [ErrClosed], and [Client.Done] is
 // closed.

@@ -1,6 +1,7 @@
 package qmp
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -155,4 +156,40 @@ func sizeString(n int) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// ErrMalformedReply is matched by the error of a command whose reply the
+// monitor sent malformed: a line carrying the command's id that is not a
+// well-formed reply (neither "return" nor "error", both, an "error"
+// without a "class", members of the wrong type), or a return value a
+// helper cannot decode ([DecodeReturn]). It is not a [*CommandError]: QMP
+// error classes are kept for QEMU's own error replies. Lines that carry no
+// id of this client are not replies: see [ErrNotQMP].
+var ErrMalformedReply = errors.New("qmp: malformed reply from the monitor")
+
+// malformedError is the cause of a command's error when its reply was
+// malformed: why, and the reply's start, quoted and cut.
+type malformedError struct {
+	why  string
+	line string
+}
+
+// maxMalformedQuote bounds the excerpt of a malformed reply in its error.
+const maxMalformedQuote = 60
+
+func (e *malformedError) Error() string {
+	return fmt.Sprintf("malformed reply from the monitor: %s: %s", e.why, quoteCut(e.line, maxMalformedQuote))
+}
+
+func (e *malformedError) Is(target error) bool { return target == ErrMalformedReply }
+
+// DecodeReturn decodes a command's "return" value raw (as [Client.Execute]
+// returns it) into out, as json.Unmarshal does; when it cannot, the error
+// is an [*OpError] for command that matches [ErrMalformedReply] and quotes
+// raw, cut.
+func DecodeReturn(command string, raw []byte, out any) error {
+	if err := json.Unmarshal(raw, out); err != nil {
+		return &OpError{Op: command, Err: &malformedError{why: err.Error(), line: truncate(raw)}}
+	}
+	return nil
 }

@@ -173,6 +173,8 @@ func (r reply) result(command string) (json.RawMessage, error) {
 	switch {
 	case r.closed != nil:
 		return nil, &OpError{Op: command, Err: r.closed}
+	case r.bad != nil:
+		return nil, &OpError{Op: command, Err: r.bad}
 	case r.err != nil:
 		return nil, &CommandError{Command: command, Class: r.err.Class, Desc: r.err.Desc}
 	default:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // before the real reply to its command: whatever QEMU (or something
 // posing as it) sends, the client neither panics nor hangs nor takes a
 // stray line for the reply of another command, and the reply it waits
-// for still arrives.
+// for still arrives (unless the junk answered its id: then with an error,
+// a *qmp.CommandError or one matching qmp.ErrMalformedReply).
 func FuzzReplies(f *testing.F) {
 	for _, s := range []string{
 		``,
@@ -56,6 +58,11 @@ func FuzzReplies(f *testing.F) {
 			}
 		case errors.As(err, &ce):
 			// junk answered our id with an error: a reply, fine.
+		case errors.Is(err, qmp.ErrMalformedReply):
+			// junk answered our id with a malformed reply: said so, fine.
+			if !errors.As(err, new(*qmp.OpError)) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("malformed reply error %q", err)
+			}
 		default:
 			t.Fatalf("execute: %v", err)
 		}

@@ -45,6 +45,11 @@ func (c *Client) readLoop() {
 				c.shutdown(fmt.Errorf("bad greeting %.80q: %w", line, err))
 				return
 			}
+			if id, ok := replyID(line); ok {
+				// A JSON object with our id: a reply, malformed.
+				c.dispatchReply(id, reply{bad: &malformedError{why: err.Error(), line: truncate(line)}}, line)
+				continue
+			}
 			c.log.Warn("qmp: discarding unparseable line", "line", truncate(line), "err", err)
 			c.noteNoise(line)
 			continue
@@ -69,7 +74,18 @@ func (c *Client) readLoop() {
 		case m.Event != "":
 			c.dispatchEvent(Event{Name: m.Event, Data: m.Data, Time: m.Timestamp.time()})
 		case m.Return != nil || m.Error != nil:
-			c.dispatchReply(&m, line)
+			id, ok := parseID(m.ID)
+			if !ok {
+				c.log.Warn("qmp: discarding reply without a client id", "line", truncate(line))
+				continue
+			}
+			c.dispatchReply(id, replyOf(&m, line), line)
+		case m.QMP == nil && len(m.ID) > 0:
+			if id, ok := parseID(m.ID); ok {
+				c.dispatchReply(id, reply{bad: &malformedError{why: `neither "return" nor "error"`, line: truncate(line)}}, line)
+				continue
+			}
+			fallthrough
 		default:
 			c.log.Warn("qmp: discarding unexpected message", "line", truncate(line))
 			c.noteNoise(line)
@@ -77,12 +93,32 @@ func (c *Client) readLoop() {
 	}
 }
 
-func (c *Client) dispatchReply(m *message, line []byte) {
-	id, ok := parseID(m.ID)
-	if !ok {
-		c.log.Warn("qmp: discarding reply without a client id", "line", truncate(line))
-		return
+// replyOf is the reply m (a line with "return" or "error") carries: a
+// malformed one when it has both, or an "error" without a "class".
+func replyOf(m *message, line []byte) reply {
+	switch {
+	case m.Return != nil && m.Error != nil:
+		return reply{bad: &malformedError{why: `both "return" and "error"`, line: truncate(line)}}
+	case m.Error != nil && m.Error.Class == "":
+		return reply{bad: &malformedError{why: `an "error" without a "class"`, line: truncate(line)}}
 	}
+	return reply{ret: m.Return, err: m.Error}
+}
+
+// replyID is the id of this client in a line that is a JSON object but
+// not a well-formed message, if it has one.
+func replyID(line []byte) (uint64, bool) {
+	var env struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(line, &env) != nil {
+		return 0, false
+	}
+	return parseID(env.ID)
+}
+
+// dispatchReply hands r, the reply to command id, to its caller.
+func (c *Client) dispatchReply(id uint64, r reply, line []byte) {
 	c.mu.Lock()
 	if c.fence != 0 {
 		if id != c.fence {
@@ -97,7 +133,7 @@ func (c *Client) dispatchReply(m *message, line []byte) {
 		delete(c.pending, id) // the id is free for reuse from now on
 		if ch != nil {
 			// ch has room for exactly this one reply: never blocks.
-			ch <- reply{ret: m.Return, err: m.Error}
+			ch <- r
 		}
 	}
 	c.mu.Unlock()

@@ -2,7 +2,6 @@ package qmp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -18,8 +17,8 @@ func (c *Client) HMP(ctx context.Context, cmdline string) (string, error) {
 		return "", err
 	}
 	var out string
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return "", &OpError{Op: "human-monitor-command", Err: fmt.Errorf("decode reply: %w", err)}
+	if err := DecodeReturn("human-monitor-command", raw, &out); err != nil {
+		return "", err
 	}
 	return out, nil
 }
@@ -52,8 +51,8 @@ func (c *Client) QueryStatus(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	var s Status
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return Status{}, &OpError{Op: "query-status", Err: fmt.Errorf("decode reply: %w", err)}
+	if err := DecodeReturn("query-status", raw, &s); err != nil {
+		return Status{}, err
 	}
 	return s, nil
 }

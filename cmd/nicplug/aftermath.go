@@ -21,9 +21,10 @@ import (
 // does not describe QEMU. The NIC's link state is unknown either way: the
 // host device record marks it, so the next command sets it explicitly
 // and show prints it as unknown.
-// domXML is DOMAIN.xml as read (the update is spliced into it), opts
-// resolves type='network'.
-func afterFailedRollback(ctx context.Context, vm *nicplug.VM, p *nicplug.Plan, domPath string, domXML []byte, ifPath string, opts *domain.ParseOptions, save bool, applyErr error) error {
+// in is what the command read: DOMAIN.xml as read (the update is spliced
+// into it) and the update; opts resolves type='network'.
+func afterFailedRollback(ctx context.Context, vm *nicplug.VM, p *nicplug.Plan, in *liveInput, opts *domain.ParseOptions, save bool, applyErr error) error {
+	domPath, domXML := in.domPath, in.domXML
 	note := func(format string, args ...any) error {
 		return &exitError{code: exitPartial, err: fmt.Errorf("%w; "+format, append([]any{applyErr}, args...)...)}
 	}
@@ -50,10 +51,7 @@ func afterFailedRollback(ctx context.Context, vm *nicplug.VM, p *nicplug.Plan, d
 		return note("NIC %s is gone from QEMU", p.Device)
 	}
 	old := vm.Domain()
-	var upd *domain.NIC
-	if b, err := readFile(ifPath); err == nil {
-		upd, _ = domain.ParseInterface(b, opts)
-	}
+	upd, _ := domain.ParseInterface(in.ifXML, opts)
 	liveHash := ""
 	if id, err := backend.ParseNetdevID(live.BackendID); err == nil {
 		liveHash = id.Hash

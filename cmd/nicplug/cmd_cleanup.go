@@ -56,10 +56,10 @@ func runCleanup(ctx context.Context, e *env, args []string) error {
 	case len(pos) == 0 && vm == "":
 		return usageErrorf("give DOMAIN.xml or --name")
 	case len(pos) == 1:
-		if err := nets.load(); err != nil {
+		if err := nets.load(ctx); err != nil {
 			return err
 		}
-		d, _, err := readDomain(pos[0], nets.opts)
+		d, _, err := readDomain(ctx, pos[0], nets.opts)
 		if err != nil {
 			return err
 		}

@@ -62,10 +62,15 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 		if vmName == "" {
 			vmName = "vm"
 		}
-		if err := cf.nets.load(); err != nil {
+		if cf.timeout <= 0 {
+			return usageErrorf("--timeout must be positive, not %v", cf.timeout)
+		}
+		ctx, cancel := context.WithTimeout(ctx, cf.timeout)
+		defer cancel()
+		if err := cf.nets.load(ctx); err != nil {
 			return err
 		}
-		p, err := planFrom(*from, pos[0], vmName, &pf, cf.nets.opts)
+		p, err := planFrom(ctx, *from, pos[0], vmName, &pf, cf.nets.opts)
 		if err != nil {
 			return err
 		}
@@ -78,12 +83,19 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	if !*start {
 		ifPath = pos[0]
 	}
-	ctx, end, err := cf.begin(ctx)
+	var in *liveInput
+	ctx, end, err := cf.begin(ctx, func(ctx context.Context) (err error) {
+		in, err = readLive(ctx, &cf, *domPath, ifPath)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	defer end()
-	vm, p, _, err := planLive(ctx, e, &cf, &pf, *domPath, *name, ifPath)
+	if err := in.reread(ctx, &cf); err != nil {
+		return err
+	}
+	vm, p, err := planLive(ctx, e, &cf, &pf, in, *name)
 	if err != nil {
 		return err
 	}
@@ -91,80 +103,59 @@ func runPlan(ctx context.Context, e *env, args []string) error {
 	return printPlan(e, p, *jsonOut)
 }
 
-// planLive reads DOMAIN.xml and the <interface> update in ifPath (checked
-// before QEMU is contacted), attaches to the VM and plans the update from
-// the live state, warning when DOMAIN.xml is stale; with ifPath "" it plans
-// the start. With domPath "" the VM is attached without its domain
+// planLive attaches to the VM and plans the update in in (read and
+// checked before QEMU is contacted, see [readLive]) from the live state,
+// warning when DOMAIN.xml is stale; without an update it plans the start.
+// Without DOMAIN.xml the VM is attached without its domain
 // (nicplug.AttachRunning, VM name vmName or QEMU's). On success the caller
-// closes the VM. domXML is DOMAIN.xml as read.
+// closes the VM.
 // The plan is refused when a host device of the NIC it changes was created
 // in another network namespace than --netns (see hostRecord).
-func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, []byte, error) {
-	vm, p, domXML, err := planLiveUnchecked(ctx, e, cf, pf, domPath, vmName, ifPath)
+func planLive(ctx context.Context, e *env, cf *connFlags, pf *planFlags, in *liveInput, vmName string) (*nicplug.VM, *nicplug.Plan, error) {
+	vm, p, err := planLiveUnchecked(ctx, e, cf, pf, in, vmName)
 	if err != nil {
-		return nil, nil, nil, tapElsewhere(ctx, cf, err)
+		return nil, nil, tapElsewhere(ctx, cf, err)
 	}
 	if err := checkHostRecord(ctx, cf, vm.Name(), p); err != nil {
 		vm.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return vm, p, domXML, nil
+	return vm, p, nil
 }
 
-func planLiveUnchecked(ctx context.Context, e *env, cf *connFlags, pf *planFlags, domPath, vmName, ifPath string) (vm *nicplug.VM, p *nicplug.Plan, domXML []byte, err error) {
-	if domPath == "" {
-		vm, p, err := planRunning(ctx, e, cf, pf, vmName, ifPath)
-		return vm, p, nil, err
+func planLiveUnchecked(ctx context.Context, e *env, cf *connFlags, pf *planFlags, in *liveInput, vmName string) (vm *nicplug.VM, p *nicplug.Plan, err error) {
+	if in.domPath == "" {
+		return planRunning(ctx, e, cf, pf, vmName, in)
 	}
-	d, domXML, err := readDomain(domPath, cf.nets.opts)
+	vm, err = nicplug.Attach(ctx, cf.qmp, in.domXML, config(e, cf, pf))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, inFile(in.domPath, err)
 	}
-	var ifXML []byte
-	if ifPath != "" {
-		if ifXML, err = readFile(ifPath); err != nil {
-			return nil, nil, nil, err
-		}
-		if err := checkUpdate(d, ifXML, ifPath, cf.nets.opts); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	vm, err = nicplug.Attach(ctx, cf.qmp, domXML, config(e, cf, pf))
-	if err != nil {
-		return nil, nil, nil, inFile(domPath, err)
-	}
-	if ifPath == "" {
+	if in.ifPath == "" {
 		p, err = vm.PlanStart(ctx)
 	} else {
-		warnStale(ctx, e, vm, domPath)
-		p, err = vm.PlanUpdate(ctx, ifXML)
-		err = inFile(ifPath, err)
+		warnStale(ctx, e, vm, in.domPath)
+		p, err = vm.PlanUpdate(ctx, in.ifXML)
+		err = inFile(in.ifPath, err)
 	}
 	if err != nil {
 		vm.Close()
-		return nil, nil, nil, err
-	}
-	return vm, p, domXML, nil
-}
-
-// planRunning plans the update in ifPath on a VM attached without its
-// domain: the domain is rebuilt from QEMU and the host.
-func planRunning(ctx context.Context, e *env, cf *connFlags, pf *planFlags, vmName, ifPath string) (*nicplug.VM, *nicplug.Plan, error) {
-	ifXML, err := readFile(ifPath)
-	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := domain.ParseInterface(ifXML, cf.nets.opts); err != nil {
-		return nil, nil, usageErrorf("%s: %w", ifPath, err)
-	}
+	return vm, p, nil
+}
+
+// planRunning plans the update in in on a VM attached without its
+// domain: the domain is rebuilt from QEMU and the host.
+func planRunning(ctx context.Context, e *env, cf *connFlags, pf *planFlags, vmName string, in *liveInput) (*nicplug.VM, *nicplug.Plan, error) {
 	vm, err := attachRunning(ctx, e, cf, pf, vmName)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := vm.PlanUpdate(ctx, ifXML)
+	p, err := vm.PlanUpdate(ctx, in.ifXML)
 	if err != nil {
 		vm.Close()
-		return nil, nil, inFile(ifPath, err)
+		return nil, nil, inFile(in.ifPath, err)
 	}
 	return vm, p, nil
 }

@@ -54,7 +54,7 @@ func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 	if err := checkNetns(*netns); err != nil {
 		return err
 	}
-	if err := nets.load(); err != nil {
+	if err := nets.load(ctx); err != nil {
 		return err
 	}
 	if *qemuVersion != "auto" {
@@ -62,7 +62,7 @@ func runQEMUArgs(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	d, _, err := readDomain(pos[0], nets.opts)
+	d, _, err := readDomain(ctx, pos[0], nets.opts)
 	if err != nil {
 		return err
 	}

@@ -129,14 +129,19 @@ func runShow(ctx context.Context, e *env, args []string) error {
 	case *xmlOut && *jsonOut:
 		return usageErrorf("--xml excludes --json")
 	}
-	ctx, end, err := cf.begin(ctx)
+	var domXML []byte
+	ctx, end, err := cf.begin(ctx, func(ctx context.Context) (err error) {
+		if *domPath != "" {
+			domXML, err = readFile(ctx, *domPath)
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	defer end()
-	var domXML []byte
 	if *domPath != "" {
-		if domXML, err = readFile(*domPath); err != nil {
+		if domXML, err = rereadDomain(ctx, *domPath, domXML); err != nil {
 			return err
 		}
 	}

@@ -25,15 +25,18 @@ func runStart(ctx context.Context, e *env, args []string) error {
 	if err := cf.check(true); err != nil {
 		return err
 	}
-	domXML, err := readFile(pos[0])
-	if err != nil {
+	var domXML []byte
+	ctx, end, err := cf.begin(ctx, func(ctx context.Context) (err error) {
+		domXML, err = readFile(ctx, pos[0])
 		return err
-	}
-	ctx, end, err := cf.begin(ctx)
+	})
 	if err != nil {
 		return err
 	}
 	defer end()
+	if domXML, err = rereadDomain(ctx, pos[0], domXML); err != nil {
+		return err
+	}
 	vm, err := nicplug.Attach(ctx, cf.qmp, domXML, config(e, &cf, nil))
 	if err != nil {
 		return inFile(pos[0], err)

@@ -74,12 +74,19 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	if *domPath != "" && *name != "" {
 		return usageErrorf("--name is the domain's <name> with --domain")
 	}
-	ctx, end, err := cf.begin(ctx)
+	var in *liveInput
+	ctx, end, err := cf.begin(ctx, func(ctx context.Context) (err error) {
+		in, err = readLive(ctx, &cf, *domPath, pos[0])
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	defer end()
-	vm, p, domXML, err := planLive(ctx, e, &cf, &pf, *domPath, *name, pos[0])
+	if err := in.reread(ctx, &cf); err != nil {
+		return err
+	}
+	vm, p, err := planLive(ctx, e, &cf, &pf, in, *name)
 	if err != nil {
 		return err
 	}
@@ -92,17 +99,20 @@ func runUpdate(ctx context.Context, e *env, args []string) error {
 	applyErr := applyRecorded(ctx, &cf, vm, p)
 	var se *nicplug.StepError
 	if errors.As(applyErr, &se) && se.UndoErr != nil {
-		return afterFailedRollback(ctx, vm, p, *domPath, domXML, pos[0], cf.nets.opts, *save, applyErr)
+		return afterFailedRollback(ctx, vm, p, in, cf.nets.opts, *save, applyErr)
 	}
 	if applyErr != nil && (se != nil || !errors.Is(applyErr, nicplug.ErrInconsistent)) {
 		return applyErr // not applied, rolled back
 	}
 	// Applied; applyErr, if any, is a leftover in QEMU (exit 3). The file
-	// is saved either way: it must describe what is live.
-	if !*save || *domPath == "" || p.Kind == nicplug.KindNoop {
+	// is saved either way: it must describe what is live. A noop plan too:
+	// the update may still name what QEMU has otherwise (another network
+	// on the same bridge, type='null' for 'none'); an update the file
+	// already says leaves it untouched (see saveDomain).
+	if !*save || *domPath == "" {
 		return applyErr
 	}
-	if err := saveDomain(*domPath, domXML, old, vm.Domain()); err != nil {
+	if err := saveDomain(*domPath, in.domXML, old, vm.Domain()); err != nil {
 		return &exitError{code: exitPartial, err: errors.Join(applyErr, fmt.Errorf("applied, but %w", err))}
 	}
 	return applyErr

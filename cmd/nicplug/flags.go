@@ -142,10 +142,7 @@ func (c *connFlags) check(needQMP bool) error {
 	if c.timeout <= 0 {
 		return usageErrorf("--timeout must be positive, not %v", c.timeout)
 	}
-	if err := checkNetns(c.netns); err != nil {
-		return err
-	}
-	return c.nets.load()
+	return checkNetns(c.netns)
 }
 
 // checkName validates a --name flag's VM name before anything else runs.
@@ -159,11 +156,21 @@ func checkName(name string) error {
 	return nil
 }
 
-// begin bounds ctx by --timeout and takes the VM's lock (see [vmLock]),
-// waiting for another command to finish within that time. The caller
-// calls end when done with QEMU.
-func (c *connFlags) begin(ctx context.Context) (_ context.Context, end func(), _ error) {
+// begin bounds ctx by --timeout, reads the command's input files within
+// it (--networks, then read's, if read is not nil) before it takes the
+// VM's lock (see [vmLock]), so that an input that never comes holds no
+// lock, and takes the lock, waiting for another command to finish within
+// that time. The caller calls end when done with QEMU.
+func (c *connFlags) begin(ctx context.Context, read func(context.Context) error) (_ context.Context, end func(), _ error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	err := c.nets.load(ctx)
+	if err == nil && read != nil {
+		err = read(ctx)
+	}
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
 	l, err := lockVM(ctx, c.qmp)
 	if err != nil {
 		cancel()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 
 	"github.com/nicplug/nicplug"
@@ -11,12 +12,12 @@ import (
 // planFrom computes, with the library's pure planner, the plan of the
 // update in ifPath against oldPath (a <domain>, or one <interface> of a VM
 // called name) taken as live (see nicplug.Planner.UpdateAsLive).
-func planFrom(oldPath, ifPath, name string, pf *planFlags, opts *domain.ParseOptions) (*nicplug.Plan, error) {
-	d, err := readOld(oldPath, name, opts)
+func planFrom(ctx context.Context, oldPath, ifPath, name string, pf *planFlags, opts *domain.ParseOptions) (*nicplug.Plan, error) {
+	d, err := readOld(ctx, oldPath, name, opts)
 	if err != nil {
 		return nil, err
 	}
-	ifXML, err := readFile(ifPath)
+	ifXML, err := readFile(ctx, ifPath)
 	if err != nil {
 		return nil, err
 	}
@@ -30,8 +31,8 @@ func planFrom(oldPath, ifPath, name string, pf *planFlags, opts *domain.ParseOpt
 
 // readOld reads a <domain>, or an <interface> made the only NIC of a
 // domain called name.
-func readOld(path, name string, opts *domain.ParseOptions) (*domain.Domain, error) {
-	data, err := readFile(path)
+func readOld(ctx context.Context, path, name string, opts *domain.ParseOptions) (*domain.Domain, error) {
+	data, err := readFile(ctx, path)
 	if err != nil {
 		return nil, err
 	}

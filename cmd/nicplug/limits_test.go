@@ -92,6 +92,7 @@ func TestSmallerInputDefects(t *testing.T) {
 	longName := strings.Repeat("n", 300)
 	longDom := writeTemp(t, "long.xml", []byte("<domain type='qemu'><name>"+longName+"</name><devices/></domain>"))
 	zeroMAC := writeTemp(t, "zero-mac.xml", []byte("<domain type='qemu'><name>z</name><devices><interface type='none'><mac address='00:00:00:00:00:00'/></interface></devices></domain>"))
+	mapped := writeTemp(t, "mapped.xml", []byte("<interface type='client'><mac address='52:54:00:0f:7d:ad'/><source address='::ffff:127.0.0.1' port='5555'/><model type='virtio'/></interface>"))
 	twoSources := writeTemp(t, "two-sources.xml", []byte("<interface type='direct'><mac address='52:54:00:0f:7d:ad'/><source dev='eth0' mode='bridge'/><source dev='eth1' mode='vepa'/><model type='virtio'/></interface>"))
 	runCases(t, []cliCase{
 		{name: "ipv6 plan", args: []string{"plan", "--from", td + "domain.xml", td + "iface-ipv6.xml"}, code: 2,
@@ -100,6 +101,8 @@ func TestSmallerInputDefects(t *testing.T) {
 			stderr: "is an IPv6 address"},
 		{name: "ipv6 update without domain", args: []string{"update", "--qmp", "/nonexistent.sock", td + "iface-ipv6.xml"}, code: 2,
 			stderr: "is an IPv6 address"},
+		{name: "ipv4-mapped ipv6", args: []string{"update", "--qmp", "/nonexistent.sock", "--domain", td + "domain.xml", mapped}, code: 2,
+			stderr: `mapped.xml: domain: interface: client address "::ffff:127.0.0.1" is an IPv4-mapped IPv6 address: QEMU's socket netdev takes IPv4 only: give 127.0.0.1`},
 		{name: "port -1", args: []string{"plan", "--from", td + "domain.xml", td + "iface-port-negative.xml"}, code: 2,
 			stderr: "nicplug: plan: testdata/iface-port-negative.xml: domain: interface: <source port='-1'>: the port is not a number: want 1-65535", not: "strconv"},
 		{name: "save false", args: []string{"update", "--qmp", "/nonexistent.sock", "--domain", td + "domain.xml", "--save", "false", td + "iface-user.xml"}, code: 2,

@@ -49,6 +49,12 @@ const fakeGreeting = `{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "ma
 // garbageAfterGreeting greets, accepts qmp_capabilities, then answers every
 // command with a line that is not QMP.
 func garbageAfterGreeting(c net.Conn) {
+	answerAfterGreeting(c, func(string) string { return "ERROR: unknown command\t(" + strings.Repeat("x", 500) + ")" })
+}
+
+// answerAfterGreeting greets, accepts qmp_capabilities, then answers every
+// command with the line answer makes of its id.
+func answerAfterGreeting(c net.Conn, answer func(id string) string) {
 	c.Write([]byte(fakeGreeting))
 	r := bufio.NewReader(c)
 	first := true
@@ -63,7 +69,8 @@ func garbageAfterGreeting(c net.Conn) {
 			c.Write([]byte(`{"return": {}, "id": ` + id + "}\r\n"))
 			continue
 		}
-		c.Write([]byte("ERROR: unknown command\t(" + strings.Repeat("x", 500) + ")\r\n"))
+		id := line[strings.Index(line, `"id":`)+5 : strings.LastIndex(line, "}")]
+		c.Write([]byte(answer(id) + "\r\n"))
 	}
 }
 
@@ -87,6 +94,12 @@ func TestMonitorDefects(t *testing.T) {
 			}
 		}
 	})
+	idOnly := fakeMonitor(t, func(c net.Conn) {
+		answerAfterGreeting(c, func(id string) string { return `{"id": ` + id + `}` })
+	})
+	badReturn := fakeMonitor(t, func(c net.Conn) {
+		answerAfterGreeting(c, func(id string) string { return `{"return": "` + strings.Repeat("r", 300) + `", "id": ` + id + `}` })
+	})
 	before := runtime.NumGoroutine()
 	runCases(t, []cliCase{
 		{name: "regular file", args: []string{"show", "--qmp", file}, code: 1,
@@ -98,6 +111,14 @@ func TestMonitorDefects(t *testing.T) {
 			not:    "raise --timeout"},
 		{name: "garbage answers to start", args: []string{"start", "--qmp", garbage, "--timeout", "1s", "testdata/domain.xml"}, code: 1,
 			stderr: "the monitor sent 1 line that is not QMP: "},
+		// Found re-testing issue 13: a reply with neither return nor
+		// error, or a return value of the wrong type, says so at once.
+		{name: "reply without return or error", args: []string{"show", "--qmp", idOnly, "--timeout", "1m"}, code: 1,
+			stderr: `nicplug: show: read back: qmp: query-status: malformed reply from the monitor: neither "return" nor "error": "{\"id\": 1}" (is --qmp QEMU's QMP socket`,
+			not:    "deadline"},
+		{name: "return of the wrong type", args: []string{"show", "--qmp", badReturn, "--timeout", "1m"}, code: 1,
+			stderr: `nicplug: show: read back: qmp: query-status: malformed reply from the monitor: json: cannot unmarshal string into Go value of type struct`,
+			not:    "deadline"},
 		{name: "human monitor", args: []string{"show", "--qmp", hmp, "--timeout", "5s"}, code: 1,
 			stderr: `bad greeting`},
 		{name: "huge line", args: []string{"show", "--qmp", huge}, code: 1,

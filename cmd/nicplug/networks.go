@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,11 +33,15 @@ func (n *netFlag) register(fs *flag.FlagSet) {
 }
 
 // load reads the definitions in --networks, if given.
-func (n *netFlag) load() error {
+func (n *netFlag) load(ctx context.Context) error {
 	if n.dir == "" || n.opts != nil {
 		return nil
 	}
-	defs, err := loadNetworks(n.dir)
+	defs, err := loadNetworks(ctx, n.dir)
+	var ee *exitError
+	if err != nil && !errors.As(err, &ee) && ctx.Err() != nil {
+		return fmt.Errorf("--networks %s: %w", n.dir, err) // timed out or interrupted
+	}
 	if err != nil {
 		return usageErrorf("--networks %s: %w", n.dir, err)
 	}
@@ -78,7 +83,7 @@ func (e *networkError) Is(target error) bool {
 
 // loadNetworks reads every *.xml file in dir as a libvirt <network>, by
 // name.
-func loadNetworks(dir string) (map[string]*network, error) {
+func loadNetworks(ctx context.Context, dir string) (map[string]*network, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.xml"))
 	if err != nil {
 		return nil, err
@@ -97,7 +102,7 @@ func loadNetworks(dir string) (map[string]*network, error) {
 	defs := map[string]*network{}
 	from := map[string]string{}
 	for _, f := range files {
-		data, err := readFile(f)
+		data, err := readFile(ctx, f)
 		if err != nil {
 			return nil, err
 		}

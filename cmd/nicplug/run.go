@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "nicplug: %s: %s\n", c.name, oneLine(c.name, err))
+	printError(stderr, c.name, err)
 	return exitCode(err)
 }
 
@@ -154,30 +154,47 @@ func exitCode(err error) int {
 	return exitFailed // a rolled back *nicplug.StepError, QEMU unreachable, …
 }
 
+// printError prints err as the command's error line, "nicplug: CMD: …",
+// of at most maxErrorLine bytes, its newline included: a longer message
+// is cut, with "…", before the hint that oneLine adds.
+func printError(w io.Writer, cmd string, err error) {
+	prefix := "nicplug: " + cmd + ": "
+	msg, hint := oneLineParts(cmd, err)
+	if room := maxErrorLine - len(prefix) - len(hint) - len("…\n"); len(msg) > room {
+		msg = strings.ToValidUTF8(msg[:max(room, 0)], "") + "…"
+	}
+	fmt.Fprintf(w, "%s%s%s\n", prefix, msg, hint)
+}
+
 // oneLine renders err for "nicplug: CMD: …": without the prefixes that
-// line already has, on one line.
+// line already has, on one line, uncut.
 func oneLine(cmd string, err error) string {
+	msg, hint := oneLineParts(cmd, err)
+	return msg + hint
+}
+
+// oneLineParts is oneLine's message and the hint after it ("" or " (…)").
+func oneLineParts(cmd string, err error) (msg, hint string) {
 	s := err.Error()
 	for _, p := range []string{"nicplug: ", cmd + ": "} {
 		s = strings.TrimPrefix(s, p)
 	}
 	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
-	if len(s) > maxErrorLine {
-		s = strings.ToValidUTF8(s[:maxErrorLine], "") + "…"
-	}
 	switch {
-	case errors.Is(err, qmp.ErrNotQMP):
-		s += " (is --qmp QEMU's QMP socket, -qmp or -chardev socket with -mon mode=control?)"
+	case errors.Is(err, qmp.ErrNotQMP), errors.Is(err, qmp.ErrMalformedReply):
+		hint = " (is --qmp QEMU's QMP socket, -qmp or -chardev socket with -mon mode=control?)"
 	case errors.Is(err, context.DeadlineExceeded) && strings.Contains(s, "greeting"):
-		s += " (QEMU serves one QMP client at a time: is another one connected?)"
+		hint = " (QEMU serves one QMP client at a time: is another one connected?)"
 	case errors.Is(err, context.DeadlineExceeded):
-		s += " (raise --timeout)"
+		hint = " (raise --timeout)"
 	case errors.Is(err, domain.ErrUnknownNetwork) && strings.Contains(s, "no network definitions were given"):
-		s += " (give libvirt <network> XML files in a directory with --networks DIR)"
+		hint = " (give libvirt <network> XML files in a directory with --networks DIR)"
 	}
-	return s
+	return s, hint
 }
 
-// maxErrorLine bounds the error line: messages quote input cut already,
-// this is the last guard.
+// maxErrorLine bounds the error line, "nicplug: CMD: " and newline
+// included: messages quote input cut already (domain: 64 bytes of a value,
+// 200 of a decoder's error; qmp: 40-60 bytes of a monitor line), but a
+// path or a joined error can be long; this is the last guard.
 const maxErrorLine = 2000

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nicplug/nicplug"
@@ -269,7 +270,7 @@ func TestShellQuote(t *testing.T) {
 // TestPlanFromMatchesPlanner checks plan --from against the library's
 // planner for a plain plug, the case whose live state is unambiguous.
 func TestPlanFromMatchesPlanner(t *testing.T) {
-	d, _, err := readDomain("testdata/domain.xml", nil)
+	d, _, err := readDomain(context.Background(), "testdata/domain.xml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,5 +296,36 @@ func TestPlanFromMatchesPlanner(t *testing.T) {
 	_, got, _ := runCmd(t, "plan", "--from", "testdata/domain.xml", "testdata/iface-user.xml")
 	if diff := cmp.Diff(want.String(), got); diff != "" {
 		t.Errorf("plan --from differs from Planner.Update (-want +got):\n%s", diff)
+	}
+}
+
+// TestErrorLineBounded (issue 13): the cut applies to the whole error
+// line, "nicplug: CMD: " and the hint after the message included: at
+// most maxErrorLine bytes with its newline, cut with "…" before the hint.
+func TestErrorLineBounded(t *testing.T) {
+	long := strings.Repeat("é", 3000) // 2-byte runes: the cut keeps UTF-8 valid
+	for _, err := range []error{
+		fmt.Errorf("qmp: query-status: %s: %w", long, context.DeadlineExceeded),
+		errors.New(long),
+		fmt.Errorf("%s: %w", strings.Repeat("x\n", 3000), nicplug.ErrBadInput),
+	} {
+		var stderr bytes.Buffer
+		printError(&stderr, "update", err)
+		line := stderr.String()
+		if len(line) > maxErrorLine {
+			t.Errorf("error line of %d bytes, the limit is %d", len(line), maxErrorLine)
+		}
+		checkOneLine(t, line)
+		if !strings.HasPrefix(line, "nicplug: update: ") || !strings.Contains(line, "…") || !utf8.ValidString(line) {
+			t.Errorf("error line %.100q… not cut right", line)
+		}
+		if errors.Is(err, context.DeadlineExceeded) && !strings.HasSuffix(line, "… (raise --timeout)\n") {
+			t.Errorf("error line ends %q, want the hint after the cut", line[len(line)-40:])
+		}
+	}
+	var stderr bytes.Buffer
+	printError(&stderr, "update", errors.New("short"))
+	if got := stderr.String(); got != "nicplug: update: short\n" {
+		t.Errorf("short error line %q", got)
 	}
 }

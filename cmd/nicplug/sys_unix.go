@@ -66,7 +66,8 @@ func hardLinks(fi os.FileInfo) uint64 {
 // openInput opens an input file for reading without blocking in open(2):
 // a FIFO with no writer would block there for good, deaf to --timeout
 // and to SIGINT (which the command catches). Opened O_NONBLOCK, it reads
-// as empty; pipes and terminals are read through Go's poller.
+// as empty; pipes and terminals are read through Go's poller, which
+// wakes the read when readFile's context ends.
 func openInput(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 }
