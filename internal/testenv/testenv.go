@@ -60,10 +60,10 @@ const VhostNetVar = "NICPLUG_VHOST_NET"
 // WantVhostNet reports whether [VhostNetVar] is set.
 func WantVhostNet() bool { return os.Getenv(VhostNetVar) != "" }
 
-// TimeScaleVar multiplies the waits of tests that boot a guest (see
-// [Scale]): a positive integer. internal/kernelvm sets it for the guests
-// it boots under QEMU inside its own TCG guest (nested TCG, about 40
-// times slower than TCG on the host).
+// TimeScaleVar multiplies the waits of tests that boot a guest, and the
+// root package's per-test deadline (see [Scale]): a positive integer.
+// internal/kernelvm sets it for the tests it runs under QEMU inside its
+// own TCG guest (nested TCG, about 40 times slower than TCG on the host).
 const TimeScaleVar = "NICPLUG_TIME_SCALE"
 
 // Scale returns d multiplied by [TimeScaleVar], or d when it is unset or
