@@ -32,11 +32,11 @@ type executor struct {
 	// now is the clock of carrier holds (see linkwatch.go); nil means
 	// time.Now. Tests set it.
 	now func() time.Time
-	// linkMu guards lastLink: per device id, when this executor last
-	// sent the NIC a set_link. It outlives plans; a fresh executor knows
-	// none.
-	linkMu   sync.Mutex
-	lastLink map[string]time.Time
+	// linkMu guards linkwatch: the guest kernel's linkwatch as the
+	// set_link commands this executor sent leave it (see linkwatch.go).
+	// It outlives plans; a fresh executor knows no earlier event.
+	linkMu    sync.Mutex
+	linkwatch linkwatchModel
 }
 
 // runState tracks fds during one plan.
@@ -244,8 +244,7 @@ func (e *executor) wait(ctx context.Context, a Action, rs *runState) error {
 		return e.waitReaction(ctx, a, d, rs)
 	}
 	if s := rs.drop.stretch(e.clock()); s > 0 {
-		e.log.Debug("nicplug: carrier hold stretched: the NIC's previous link event was less than 1 s ago",
-			"device", rs.drop.dev, "hold", d, "stretch", s)
+		e.log.Debug(holdStretched, "device", rs.drop.dev, "hold", d, "stretch", s)
 		d += s
 	}
 	var gone <-chan struct{}

@@ -25,6 +25,10 @@ import (
 // wrappers) hold for the full duration. A drop soon after the NIC's
 // previous link event is seen late by the guest: see linkwatch.go.
 
+// holdStretched is the debug message of a hold stretched until the guest
+// handles the drop (see linkwatch.go).
+const holdStretched = "nicplug: carrier hold stretched: the guest's linkwatch handles the drop only when its second since the last full run is over"
+
 // eventMonitor is a [Monitor] that reports QMP events, like *qmp.Client.
 type eventMonitor interface {
 	Watch(match func(qmp.Event) bool) *qmp.Watcher
@@ -83,10 +87,11 @@ func (e *executor) noteHold(a Action, rs *runState) {
 }
 
 // waitReaction holds for at least a.Min and at most d, ending at the
-// guest's reaction; QEMU going away ends it with an error. Within the
-// linkwatch window of the drop both bounds are stretched, and a filter
-// change from before the drop was visible (before the link went down, or
-// inside the window) does not count: the watch is re-armed at once.
+// guest's reaction; QEMU going away ends it with an error. When the guest
+// handles the drop only later (linkwatch.go), both bounds are stretched by
+// the time until then, and a filter change from before then (or from
+// before the link went down) does not count: the watch is re-armed at
+// once.
 func (e *executor) waitReaction(ctx context.Context, a Action, d time.Duration, rs *runState) error {
 	r := rs.reaction
 	floor, err := time.ParseDuration(a.Min)
@@ -98,12 +103,11 @@ func (e *executor) waitReaction(ctx context.Context, a Action, d time.Duration, 
 	if from.IsZero() {
 		from = start
 	}
-	if end := rs.drop.windowEnd(); end.After(from) {
-		from = end
+	if seen := rs.drop.visible(); seen.After(from) {
+		from = seen
 	}
 	if s := rs.drop.stretch(start); s > 0 {
-		e.log.Debug("nicplug: carrier hold stretched: the NIC's previous link event was less than 1 s ago",
-			"device", rs.drop.dev, "min", floor, "max", d, "stretch", s)
+		e.log.Debug(holdStretched, "device", rs.drop.dev, "min", floor, "max", d, "stretch", s)
 		floor, d = floor+s, d+s
 	}
 	wctx, cancel := context.WithTimeout(ctx, d-e.clock().Sub(start))

@@ -192,8 +192,9 @@ func movePlan(p Planner) *Plan {
 	return stepsPlan(steps...)
 }
 
-// linkUp applies a set_link up of net0 and returns when the executor
-// recorded it.
+// linkUp applies a set_link up of net0 on an executor that sent no
+// set_link before and returns when the executor recorded it: the guest's
+// full linkwatch run it starts.
 func linkUp(t *testing.T, e *executor) time.Time {
 	t.Helper()
 	if err := e.apply(context.Background(), stepsPlan(setLink("net0", true)), nil); err != nil {
@@ -201,11 +202,10 @@ func linkUp(t *testing.T, e *executor) time.Time {
 	}
 	e.linkMu.Lock()
 	defer e.linkMu.Unlock()
-	at, ok := e.lastLink["net0"]
-	if !ok {
+	if e.linkwatch.next.IsZero() {
 		t.Fatal("set_link up of net0 not recorded")
 	}
-	return at
+	return e.linkwatch.next.Add(-linkwatchDelay)
 }
 
 // holdEnd returns when (test clock) the move's final set_link up arrived.
@@ -362,9 +362,9 @@ func TestLinkDropStretch(t *testing.T) {
 	}{
 		{nil, t0, 0},
 		{&linkDrop{dev: "net0"}, t0, 0},
-		{&linkDrop{dev: "net0", prev: t0}, t0.Add(200 * time.Millisecond), 800 * time.Millisecond},
-		{&linkDrop{dev: "net0", prev: t0}, t0.Add(linkwatchDelay), 0},
-		{&linkDrop{dev: "net0", prev: t0}, t0.Add(5 * time.Second), 0},
+		{&linkDrop{dev: "net0", sent: t0, seen: t0}, t0.Add(time.Millisecond), 0},
+		{&linkDrop{dev: "net0", sent: t0.Add(200 * time.Millisecond), seen: t0.Add(linkwatchDelay)}, t0.Add(200 * time.Millisecond), 800 * time.Millisecond},
+		{&linkDrop{dev: "net0", seen: t0.Add(linkwatchDelay)}, t0.Add(5 * time.Second), 0},
 	}
 	for i, tt := range tests {
 		if got := tt.d.stretch(tt.start); got != tt.want {
@@ -373,20 +373,115 @@ func TestLinkDropStretch(t *testing.T) {
 	}
 }
 
-// The executor remembers each NIC's latest set_link, up or down, across
-// plans.
-func TestNoteLinkRemembersPerDevice(t *testing.T) {
+// linkwatchModel hands each drop to userspace when a Linux guest's
+// linkwatch does: at once, or one second after its last full run.
+func TestLinkwatchModel(t *testing.T) {
+	type ev struct {
+		dev  string
+		up   bool
+		at   time.Duration // from t0
+		seen time.Duration // drops: when the guest handles it, from t0
+	}
+	ms := time.Millisecond
+	tests := []struct {
+		name string
+		evs  []ev
+	}{
+		{"fresh drop at once", []ev{{"net0", false, 0, 0}}},
+		{"plug, then a move 0.2 s later waits for the plug's second",
+			[]ev{{"net0", true, 0, 0}, {"net0", false, 200 * ms, time.Second}}},
+		// The regression of the first linkwatch rule: the link-up of a
+		// move is urgent and does not start a second; the drop before it
+		// did.
+		{"move, then a move 0.5 s after its link-up waits for the first drop's second",
+			[]ev{{"net0", false, 0, 0}, {"net0", true, 50 * ms, 0}, {"net0", false, 550 * ms, time.Second}}},
+		{"move, then a move 1.2 s after its drop is handled at once",
+			[]ev{{"net0", false, 0, 0}, {"net0", true, 50 * ms, 0}, {"net0", false, 1200 * ms, 1200 * ms}}},
+		{"a delayed drop starts the next second",
+			[]ev{{"net0", false, 0, 0}, {"net0", true, 50 * ms, 0}, {"net0", false, 500 * ms, time.Second},
+				{"net0", true, 1100 * ms, 0}, {"net0", false, 1500 * ms, 2 * time.Second}}},
+		{"a link-up before the drop was handled joins it; so does the next drop",
+			[]ev{{"net0", false, 0, 0}, {"net0", true, 100 * ms, 0}, {"net0", false, 200 * ms, time.Second},
+				{"net0", true, 500 * ms, 0}, {"net0", false, 600 * ms, time.Second}}},
+		{"the second is the guest's, not the NIC's",
+			[]ev{{"net1", false, 0, 0}, {"net0", false, 300 * ms, time.Second}}},
+		{"a second drop of a NIC already down changes nothing",
+			[]ev{{"net0", false, 0, 0}, {"net0", false, 500 * ms, 0}, {"net1", false, 1100 * ms, 1100 * ms}}},
+	}
+	t0 := time.Unix(1700000000, 0)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m linkwatchModel
+			for i, e := range tt.evs {
+				if e.up {
+					m.up(e.dev, t0.Add(e.at))
+					continue
+				}
+				if got := m.drop(e.dev, t0.Add(e.at)).Sub(t0); got != e.seen {
+					t.Errorf("event %d: drop of %s at %v handled at %v, want %v", i, e.dev, e.at, got, e.seen)
+				}
+			}
+		})
+	}
+}
+
+// The executor replays every set_link it sends, across plans and NICs,
+// through its linkwatch model.
+func TestNoteLinkModelsGuest(t *testing.T) {
 	e := newExec(&fakeMon{}, nil)
 	t0 := time.Unix(1700000000, 0)
-	if d, down, ok := e.noteLink(setLink("net0", true), t0); !ok || down || !d.prev.IsZero() {
-		t.Errorf("first set_link: %+v down=%v ok=%v, want no previous event", d, down, ok)
+	if _, down, ok := e.noteLink(setLink("net0", true), t0); !ok || down {
+		t.Errorf("set_link up: down=%v ok=%v, want a link-up", down, ok)
 	}
-	e.noteLink(setLink("net1", false), t0.Add(time.Second))
-	d, down, ok := e.noteLink(setLink("net0", false), t0.Add(2*time.Second))
-	if !ok || !down || d.dev != "net0" || !d.prev.Equal(t0) {
-		t.Errorf("second set_link of net0: %+v down=%v ok=%v, want prev %v", d, down, ok, t0)
+	d, down, ok := e.noteLink(setLink("net1", false), t0.Add(300*time.Millisecond))
+	if !ok || !down || d.dev != "net1" || !d.seen.Equal(t0.Add(linkwatchDelay)) {
+		t.Errorf("set_link down of net1 0.3 s after net0's link-up: %+v down=%v ok=%v, want seen %v",
+			d, down, ok, t0.Add(linkwatchDelay))
 	}
 	if _, _, ok := e.noteLink(qmpAction("cont"), t0); ok {
 		t.Error("cont taken for a set_link")
+	}
+}
+
+// A move soon after a move: the second drop comes 0.5 s after the first
+// move's link-up but 0.55 s after its drop, so the guest handles it one
+// second after the first drop, and its reaction then ends the hold. (The
+// first rule counted the second from the link-up, ignored this reaction
+// as too early and held for the full maximum.)
+func TestHoldAfterQuickMove(t *testing.T) {
+	clk := &testClock{}
+	var drops atomic.Int32
+	var drop0 atomic.Int64 // UnixNano of the first drop
+	mon, q := newEventMon(t, clk.now, func(cmd string, args json.RawMessage) []fakeEvent {
+		if cmd != "set_link" || !strings.Contains(string(args), `"up":false`) {
+			return nil
+		}
+		if drops.Add(1) == 1 {
+			drop0.Store(clk.now().UnixNano())
+			return []fakeEvent{rxEvent("net0", clk.now().Add(10*time.Millisecond))}
+		}
+		return []fakeEvent{rxEvent("net0", time.Unix(0, drop0.Load()).Add(linkwatchDelay+30*time.Millisecond))}
+	})
+	e, logs := linkwatchExec(mon, clk)
+	p := Planner{CarrierHold: 5 * time.Second}
+	if err := e.apply(context.Background(), movePlan(p), nil); err != nil {
+		t.Fatal(err)
+	}
+	up1 := holdEnd(t, q)
+	clk.skip(up1.Add(500 * time.Millisecond).Sub(clk.now()))
+	if err := e.apply(context.Background(), movePlan(p), nil); err != nil {
+		t.Fatal(err)
+	}
+	first := time.Unix(0, drop0.Load())
+	end := holdEnd(t, q)
+	if want := first.Add(linkwatchDelay + MinCarrierHold); end.Before(want) {
+		t.Errorf("second hold ended %v after the first drop, want at least %v", end.Sub(first), want.Sub(first))
+	}
+	if limit := first.Add(3 * time.Second); end.After(limit) {
+		t.Errorf("second hold ended %v after the first drop: the guest's reaction at %v did not end it; log:\n%s",
+			end.Sub(first), linkwatchDelay+30*time.Millisecond, logs)
+	}
+	if strings.Contains(logs.String(), "ignored a receive filter change") {
+		t.Errorf("the reaction to the second drop was ignored; log:\n%s", logs)
 	}
 }
