@@ -20,9 +20,9 @@ type Config struct {
 	// [Planner.CarrierHold]; the hold ends earlier once the guest reacts
 	// (see [Planner.FixedHold]). Zero means [DefaultCarrierHold] (8 s);
 	// negative ([NoCarrierHold]) means no hold, which most guests do not
-	// notice. A hold that starts less than 1 s after the VM last set the
-	// NIC's link is stretched by the rest of that second, which a Linux
-	// guest may take to see the drop (README "Carrier hold").
+	// notice. A hold is stretched until a Linux guest's linkwatch hands
+	// the drop to userspace, up to a second after the guest's previous
+	// link change the VM caused (README "Carrier hold").
 	CarrierHold time.Duration
 	// FixedCarrierHold holds the link down for the whole CarrierHold
 	// instead of ending the hold once the guest shows it noticed the

@@ -22,8 +22,8 @@ import (
 // until queried) before the link goes down, and the hold ends at the first
 // such event after the drop, once MinCarrierHold has passed, or at its
 // full duration, whichever comes first. Monitors without events (test
-// wrappers) hold for the full duration. A drop soon after the NIC's
-// previous link event is seen late by the guest: see linkwatch.go.
+// wrappers) hold for the full duration. A drop soon after the guest's
+// previous link change is handled late by the guest: see linkwatch.go.
 
 // holdStretched is the debug message of a hold stretched until the guest
 // handles the drop (see linkwatch.go).

@@ -13,7 +13,7 @@ import (
 // [Planner.CarrierHold] (or [Config.CarrierHold]) is zero: longer than
 // NetworkManager's carrier debounce (it ignores carrier loss shorter than
 // about 6 s, and was seen reacting 6.37 s after the drop, 7.08 s when the
-// drop came soon after the previous link-up), so that common guests see
+// drop came soon after a plug's link-up), so that common guests see
 // the cable pulled and re-run DHCP on the new network.
 const DefaultCarrierHold = 8 * time.Second
 

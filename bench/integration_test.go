@@ -83,8 +83,14 @@ func TestIntegrationBenchSmoke(t *testing.T) {
 	}
 	// With the default hold, every move ends on the new network.
 	for _, name := range []string{"networkd: move user→direct, hold adaptive ≤8s (default)", "networkd: move direct→user, hold adaptive ≤8s (default)",
-		"networkmanager: move user→direct, hold adaptive ≤8s (default)", "networkmanager: move direct→user, hold adaptive ≤8s (default)"} {
-		if row, ok := r.Find("7 stacks", name); ok && !strings.HasPrefix(row.Value, "moved 1/1") {
+		"networkmanager: move user→direct, hold adaptive ≤8s (default)", "networkmanager: move direct→user, hold adaptive ≤8s (default)",
+		"networkd: move user→direct, hold adaptive ≤8s (default), 2s after the ping", "networkd: move direct→user, hold adaptive ≤8s (default), 2s after the ping",
+		"networkmanager: move user→direct, hold adaptive ≤8s (default), 2s after the ping",
+		"networkmanager: move direct→user, hold adaptive ≤8s (default), 2s after the ping"} {
+		row, ok := r.Find("7 stacks", name)
+		if !ok {
+			t.Errorf("table has no row %q in part 7", name)
+		} else if !strings.HasPrefix(row.Value, "moved 1/1") {
 			t.Errorf("%s: %s", name, row.Value)
 		}
 	}

@@ -45,7 +45,11 @@ link explicitly.
 
 A switch keeps the link down for --carrier-hold so that the guest notices
 it was moved and re-runs DHCP; without it (0) the link is down for a few
-milliseconds, which most guests miss, keeping their old lease.
+milliseconds, which most guests miss, keeping their old lease. A Linux
+guest hands a drop to userspace at most a second after its previous one;
+the hold is stretched for that only within one command, so leave ~1.1 s
+after an update that took the link down before a move with a short
+--carrier-hold-fixed.
 `
 
 func runUpdate(ctx context.Context, e *env, args []string) error {
