@@ -91,13 +91,11 @@ func (m *linkwatchModel) up(dev string, t time.Time) {
 	}
 }
 
-// linkDrop is a set_link down sent during a plan and when the guest
-// handles it.
+// linkDrop is a set_link down sent during a plan: the NIC and when the
+// guest handles it.
 type linkDrop struct {
 	// dev is the NIC's device id.
 	dev string
-	// sent is when the set_link down was sent.
-	sent time.Time
 	// seen is when the guest handles it at the earliest: sent, or later
 	// when linkwatch's second since its last full run is not over.
 	seen time.Time
@@ -129,7 +127,7 @@ func (e *executor) noteLink(a Action, t time.Time) (d linkDrop, down, ok bool) {
 		e.linkwatch.up(args.Name, t)
 		return linkDrop{}, false, true
 	}
-	return linkDrop{dev: args.Name, sent: t, seen: e.linkwatch.drop(args.Name, t)}, true, true
+	return linkDrop{dev: args.Name, seen: e.linkwatch.drop(args.Name, t)}, true, true
 }
 
 // visible is when the guest handles drop d; zero for no drop.

@@ -362,8 +362,8 @@ func TestLinkDropStretch(t *testing.T) {
 	}{
 		{nil, t0, 0},
 		{&linkDrop{dev: "net0"}, t0, 0},
-		{&linkDrop{dev: "net0", sent: t0, seen: t0}, t0.Add(time.Millisecond), 0},
-		{&linkDrop{dev: "net0", sent: t0.Add(200 * time.Millisecond), seen: t0.Add(linkwatchDelay)}, t0.Add(200 * time.Millisecond), 800 * time.Millisecond},
+		{&linkDrop{dev: "net0", seen: t0}, t0.Add(time.Millisecond), 0},
+		{&linkDrop{dev: "net0", seen: t0.Add(linkwatchDelay)}, t0.Add(200 * time.Millisecond), 800 * time.Millisecond},
 		{&linkDrop{dev: "net0", seen: t0.Add(linkwatchDelay)}, t0.Add(5 * time.Second), 0},
 	}
 	for i, tt := range tests {
