@@ -2,7 +2,6 @@ package nicplug
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nicplug/nicplug/backend"
+	"github.com/nicplug/nicplug/internal/testenv"
 	"github.com/nicplug/nicplug/qmp"
 )
 
@@ -148,26 +148,8 @@ func rxEvent(dev string, at time.Time) fakeEvent {
 	return fakeEvent{rxFilterChanged, fmt.Sprintf(`{"name": %q, "path": "/machine/peripheral/%s/virtio-backend"}`, dev, dev), at}
 }
 
-// syncBuf is a log sink safe for concurrent writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func linkwatchExec(mon Monitor, clk *testClock) (*executor, *syncBuf) {
-	logs := &syncBuf{}
+func linkwatchExec(mon Monitor, clk *testClock) (*executor, *testenv.LogBuffer) {
+	logs := &testenv.LogBuffer{}
 	e := newExec(mon, nil)
 	e.log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.now = clk.now

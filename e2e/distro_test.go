@@ -6,35 +6,13 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nicplug/nicplug"
 	"github.com/nicplug/nicplug/internal/guest"
+	"github.com/nicplug/nicplug/internal/testenv"
 )
-
-// logBuf collects a VM's log records (the carrier hold reports how it
-// ended).
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// take returns what was logged since the last take.
-func (l *logBuf) take() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
-	l.b.Reset()
-	return s
-}
 
 // TestIntegrationDistroMoves boots each distribution guest unplugged and
 // plugs it into QEMU's user network, moves it to a macvtap LAN with its
@@ -56,7 +34,7 @@ func TestIntegrationDistroMoves(t *testing.T) {
 	for _, stack := range []guest.Stack{guest.StackNetworkd, guest.StackNetworkManager} {
 		t.Run(string(stack), func(t *testing.T) {
 			n := network(t)
-			logs := &logBuf{}
+			logs := &testenv.LogBuffer{}
 			r := bootStack(t, stack, noneXML, &nicplug.Config{Netns: n.Netns,
 				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			lanXML := direct(n.Parent)
@@ -79,7 +57,7 @@ func TestIntegrationDistroMoves(t *testing.T) {
 				t0, apply := r.update(s.xml)
 				addr, ping := waitOn(t, r, from, s.subnet, s.gw)
 				r.onlyAddr(s.what, addr)
-				logged := logs.take()
+				logged := logs.Take()
 				if s.what != "plug user" && !strings.Contains(logged, "carrier hold ended: the guest changed its receive filter") {
 					t.Errorf("%s %s: the carrier hold did not end on the guest's reaction; log:\n%s", stack, s.what, logged)
 				}

@@ -1,11 +1,9 @@
 package qmp_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nicplug/nicplug/internal/testenv"
@@ -78,7 +76,7 @@ func TestIntegrationLeftoverReplies(t *testing.T) {
 	if v.AtLeast(10, 0) {
 		trials, wantSome = 2000, true
 	}
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	leftovers := func() int { return strings.Count(logs.String(), "left over from the monitor's previous client") }
 	n := 0
@@ -102,22 +100,4 @@ func TestIntegrationLeftoverReplies(t *testing.T) {
 	case v.Major < 8 && got != 0:
 		t.Errorf("QEMU %d.%d: %d replies left over to the next client: 7.2 drops them", v.Major, v.Minor, got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
