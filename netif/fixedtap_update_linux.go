@@ -21,7 +21,8 @@ import (
 // cfg.Queues > 1, single-queue otherwise), and an owner or group set
 // that cfg asks to remove (UID or GID negative). A tap already as cfg
 // says is not touched. One to change while another process holds its only
-// queue (a single-queue tap QEMU opened) is an error matching unix.EBUSY.
+// queue (a single-queue tap QEMU opened) is an error matching unix.EBUSY,
+// after a second's retries (see [OpenTap]).
 // A missing tap matches os.ErrNotExist, one without cfg.Owner's tag
 // [ErrNotOwned]. cfg.MAC is not compared.
 func UpdateFixedTap(ctx context.Context, cfg *FixedTapConfig) error {
@@ -29,12 +30,12 @@ func UpdateFixedTap(ctx context.Context, cfg *FixedTapConfig) error {
 		return newOpError("update fixed tap", "", err)
 	}
 	_, err := inNetns(ctx, cfg.Netns, func(ns *nsRef, h *netlink.Handle) (struct{}, error) {
-		return struct{}{}, updateFixedTap(ns, h, cfg)
+		return struct{}{}, updateFixedTap(ctx, ns, h, cfg)
 	})
 	return newOpError("update fixed tap", cfg.Name, err)
 }
 
-func updateFixedTap(ns *nsRef, h *netlink.Handle, cfg *FixedTapConfig) error {
+func updateFixedTap(ctx context.Context, ns *nsRef, h *netlink.Handle, cfg *FixedTapConfig) error {
 	l, err := lookup(h, ns, "tap", cfg.Name)
 	if err != nil {
 		return err
@@ -76,7 +77,7 @@ func updateFixedTap(ns *nsRef, h *netlink.Handle, cfg *FixedTapConfig) error {
 	}
 	fd := fds[0]
 	defer unix.Close(fd)
-	if err := tunSetIff(fd, cfg.Name, tunFlags(true, mq)); err != nil {
+	if err := tunAttach(ctx, fd, cfg.Name, tunFlags(true, mq)); err != nil {
 		if errors.Is(err, unix.EBUSY) {
 			return fmt.Errorf("tap %q in %s is held by another process (QEMU?), so its owner cannot change now: %w", cfg.Name, ns.name(), err)
 		}

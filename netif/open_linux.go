@@ -49,7 +49,10 @@ func (l *Link) Open(ctx context.Context, opts *OpenOptions) ([]*os.File, error) 
 
 // OpenTap opens an existing tap device by name (libvirt's type='ethernet')
 // in the namespace at netns ("" = the caller's). The device is not created
-// if missing (error matching os.ErrNotExist) and need not be nicplug's.
+// if missing (error matching os.ErrNotExist) and need not be nicplug's. A
+// single-queue tap with a queue attached is retried for a second (a queue
+// closed a moment ago lives on in children forked before the close until
+// they exec), then reported with an error matching unix.EBUSY.
 func OpenTap(ctx context.Context, netns, name string, opts *OpenOptions) ([]*os.File, error) {
 	if err := validateName("tap", name); err != nil {
 		return nil, newOpError("open tap", name, err)
@@ -276,11 +279,11 @@ func openTap(ctx context.Context, nsPath, name string, index int, opts *OpenOpti
 		return nil, err
 	}
 	return inNetns(ctx, nsPath, func(ns *nsRef, h *netlink.Handle) ([]*os.File, error) {
-		return openTapIn(ns, h, name, index, queues, opts)
+		return openTapIn(ctx, ns, h, name, index, queues, opts)
 	})
 }
 
-func openTapIn(ns *nsRef, h *netlink.Handle, name string, index, queues int, opts *OpenOptions) ([]*os.File, error) {
+func openTapIn(ctx context.Context, ns *nsRef, h *netlink.Handle, name string, index, queues int, opts *OpenOptions) ([]*os.File, error) {
 	nl, err := lookup(h, ns, "tap", name)
 	if err != nil {
 		return nil, err
@@ -303,7 +306,7 @@ func openTapIn(ns *nsRef, h *netlink.Handle, name string, index, queues int, opt
 	}
 	flags := tunFlags(opts.vnetHdr(), mq)
 	for _, fd := range fds {
-		if err := tunSetIff(fd, name, flags); err != nil {
+		if err := tunAttach(ctx, fd, name, flags); err != nil {
 			closeAll(nil, fds)
 			if errors.Is(err, unix.EBUSY) {
 				return nil, fmt.Errorf("TUNSETIFF: tap %q is single-queue and already attached: %w", name, err)
